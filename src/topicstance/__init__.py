@@ -1,0 +1,1 @@
+"""topicstance: topics and stance for news segments."""

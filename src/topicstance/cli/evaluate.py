@@ -1,0 +1,16 @@
+import json
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="evaluate")
+def main(cfg) -> None:
+    from topicstance.pipelines.evaluate import evaluate_model
+
+    print(json.dumps(evaluate_model(cfg)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+import sys
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH
+
+
+def _print_counts(name: str, counts: dict) -> None:
+    print(f"\n{name}: {counts['segments']} segments in {counts['articles']} articles")
+    print("  topics:  " + ", ".join(f"{k} {v}" for k, v in counts["topics"].items()))
+    print("  stances: " + ", ".join(f"{k} {v}" for k, v in counts["stances"].items()))
+    print("  topic x stance:")
+    for k, v in counts["topic_x_stance"].items():
+        print(f"    {k:<40} {v}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="validate_data")
+def main(cfg) -> None:
+    from topicstance.pipelines.validate_data import validate_data
+
+    problems, report = validate_data(cfg)
+    for name, counts in report.items():
+        _print_counts(name, counts)
+    if problems:
+        print(f"\n{len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        sys.exit(1)
+    print("\nall labeled files are valid")
+
+
+if __name__ == "__main__":
+    main()

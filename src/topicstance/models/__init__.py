@@ -1,0 +1,37 @@
+"""Model families by name: `model.family` in config picks one (conf/model/<name>.yaml)."""
+
+import importlib
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from topicstance.labels import Taxonomy
+from topicstance.models.base import META_FILE, LabeledSplit, TopicStanceModel
+
+# Imported on first use, so a TF-IDF run never pays for importing torch.
+FAMILIES = {
+    "tfidf_linear": "topicstance.models.tfidf_linear:TfidfLinearModel",
+    "minilm_linear": "topicstance.models.minilm:MiniLMLinearModel",
+    "minilm_finetune": "topicstance.models.minilm:MiniLMFinetuneModel",
+}
+
+
+def model_class(family: str) -> type[TopicStanceModel]:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model.family {family!r}; known: {sorted(FAMILIES)}")
+    module, name = FAMILIES[family].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_model(model_cfg, taxonomy: Taxonomy) -> TopicStanceModel:
+    params = OmegaConf.to_container(model_cfg, resolve=True)
+    return model_class(params.pop("family"))(taxonomy, params)
+
+
+def load_model(directory: Path) -> TopicStanceModel:
+    meta = json.loads((Path(directory) / META_FILE).read_text())
+    return model_class(meta["family"]).restore(directory, meta)
+
+
+__all__ = ["LabeledSplit", "TopicStanceModel", "build_model", "load_model", "model_class"]

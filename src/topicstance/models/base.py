@@ -1,0 +1,113 @@
+"""The one interface every model family implements, and what they share.
+
+A model turns texts into topic probabilities (n, n_topics) and stance probabilities
+(n, n_stances). Topic decisions use per-topic thresholds tuned on the dev split and saved with
+the model; the stance is the most probable one. Families differ only in `_fit`, `predict_scores`,
+`_save` and `_load`.
+"""
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topicstance.labels import Taxonomy
+
+META_FILE = "topicstance_model.json"
+THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
+
+MetricsCallback = Callable[[dict[str, float], int], None]
+
+
+@dataclass
+class LabeledSplit:
+    texts: list[str]
+    topics: np.ndarray   # (n, n_topics) multi-hot
+    stances: np.ndarray  # (n,) stance index
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class TopicStanceModel(ABC):
+    family: str = ""
+
+    def __init__(self, taxonomy: Taxonomy, params: dict):
+        self.taxonomy = taxonomy
+        self.params = dict(params)
+        self.thresholds = np.full(len(taxonomy.topics), 0.5)
+
+    def fit(self, train: LabeledSplit, dev: LabeledSplit,
+            on_epoch: MetricsCallback | None = None) -> None:
+        """Train on `train`, then tune the topic thresholds on `dev`."""
+        self._fit(train, dev, on_epoch)
+        topic_scores, _ = self.predict_scores(dev.texts)
+        self.thresholds = tune_thresholds(topic_scores, dev.topics)
+
+    @abstractmethod
+    def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch: MetricsCallback | None):
+        ...
+
+    @abstractmethod
+    def predict_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        ...
+
+    def predict_frame(self, texts: list[str]) -> pd.DataFrame:
+        """Decisions and scores, one row per text: the pyfunc's output."""
+        topic_scores, stance_scores = self.predict_scores(list(texts))
+        decided = topic_scores >= self.thresholds
+        frame = pd.DataFrame({
+            "topics": [[t for t, on in zip(self.taxonomy.topics, row) if on] for row in decided],
+            "stance": [self.taxonomy.stances[i] for i in stance_scores.argmax(axis=1)],
+            "stance_score": stance_scores.max(axis=1).astype(float),
+        })
+        for j, topic in enumerate(self.taxonomy.topics):
+            frame[f"score_{topic}"] = topic_scores[:, j].astype(float)
+        for j, stance in enumerate(self.taxonomy.stances):
+            frame[f"prob_{stance}"] = stance_scores[:, j].astype(float)
+        return frame
+
+    def save(self, directory: Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"family": self.family, "taxonomy": self.taxonomy.to_dict(),
+                "params": self.params, "thresholds": self.thresholds.tolist()}
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2))
+        self._save(directory)
+        return directory
+
+    @abstractmethod
+    def _save(self, directory: Path) -> None:
+        ...
+
+    @classmethod
+    def restore(cls, directory: Path, meta: dict) -> "TopicStanceModel":
+        model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
+        model.thresholds = np.asarray(meta["thresholds"], dtype=float)
+        model._load(Path(directory))
+        return model
+
+    @abstractmethod
+    def _load(self, directory: Path) -> None:
+        ...
+
+
+def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per topic, the grid threshold with the best dev F1 (ties go to the one nearest 0.5)."""
+    thresholds = np.full(scores.shape[1], 0.5)
+    for j in range(scores.shape[1]):
+        if truth[:, j].sum() == 0:
+            continue
+        best = max(THRESHOLD_GRID, key=lambda t: (_f1(truth[:, j], scores[:, j] >= t), -abs(t - 0.5)))
+        thresholds[j] = float(best)
+    return thresholds
+
+
+def _f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    tp = float(np.sum((truth == 1) & predicted))
+    denominator = float(truth.sum() + predicted.sum())
+    return 2 * tp / denominator if denominator else 0.0

@@ -1,0 +1,50 @@
+"""Word and character n-gram TF-IDF with logistic-regression heads: the fast baseline."""
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion
+
+from topicstance.models.base import LabeledSplit, TopicStanceModel
+
+WEIGHTS_FILE = "tfidf_linear.joblib"
+
+
+class TfidfLinearModel(TopicStanceModel):
+    family = "tfidf_linear"
+
+    def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
+        p = self.params
+        self.features = FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, int(p["word_ngram_max"])), min_df=int(p["min_df"]),
+                                     sublinear_tf=True, strip_accents="unicode", lowercase=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngram"]),
+                                     min_df=int(p["min_df"]), sublinear_tf=True, lowercase=True,
+                                     max_features=int(p["max_char_features"]))),
+        ])
+        x = self.features.fit_transform(train.texts)
+        weight = "balanced" if p["class_weight_balanced"] else None
+        self.topic_head = OneVsRestClassifier(
+            LogisticRegression(C=float(p["C"]), class_weight=weight, max_iter=2000))
+        self.topic_head.fit(x, train.topics)
+        self.stance_head = LogisticRegression(C=float(p["C"]), class_weight=weight, max_iter=2000)
+        self.stance_head.fit(x, train.stances)
+
+    def predict_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        x = self.features.transform(texts)
+        stance = np.zeros((len(texts), len(self.taxonomy.stances)))
+        stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
+        return self.topic_head.predict_proba(x), stance
+
+    def _save(self, directory: Path) -> None:
+        joblib.dump({"features": self.features, "topic_head": self.topic_head,
+                     "stance_head": self.stance_head}, directory / WEIGHTS_FILE)
+
+    def _load(self, directory: Path) -> None:
+        parts = joblib.load(directory / WEIGHTS_FILE)
+        self.features, self.topic_head = parts["features"], parts["topic_head"]
+        self.stance_head = parts["stance_head"]

@@ -1,0 +1,1 @@
+"""The jobs as plain functions of a composed Hydra config: what the CLIs and the tests call."""

@@ -1,0 +1,33 @@
+"""Score a registered model on a labeled file and log an evaluation run."""
+
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from topicstance import corpus, evaluate, tracking
+from topicstance.labels import Taxonomy
+
+
+def evaluate_model(cfg: DictConfig) -> dict:
+    """Returns `n`, the metrics (unprefixed), `model_uri` and `data_file`."""
+    taxonomy = Taxonomy.from_config(cfg.labels)
+    data_file = Path(cfg.data_file).expanduser().resolve()
+    rows, rejected = corpus.load([data_file], taxonomy)
+    if rejected:
+        problems = "\n".join(str(r) for r in rejected[:20])
+        raise ValueError(f"{len(rejected)} invalid labeled record(s):\n{problems}")
+    tracking.configure(cfg.tracking)
+    model_uri = tracking.resolve_model_uri(cfg.model_uri)
+    with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,
+                                                        "data_file": str(data_file)}):
+        tracking.log_config(cfg)
+        predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame({"text": rows["text"]}))
+        truth = corpus.to_split(rows, taxonomy)
+        scores = (taxonomy, truth.topics, taxonomy.topics_to_matrix(predicted["topics"]),
+                  truth.stances, taxonomy.stances_to_index(predicted["stance"]))
+        metrics = evaluate.compute_metrics(*scores)
+        tracking.log_metrics({"n": len(rows), **metrics}, prefix="eval/")
+        tracking.log_text(evaluate.report(*scores), "classification_report.txt")
+        tracking.log_figure(evaluate.confusion_figure(*scores), "confusion_matrix.png")
+    return {"n": len(rows), **metrics, "model_uri": model_uri, "data_file": str(data_file)}

@@ -1,0 +1,65 @@
+"""Train a model on the labeled corpus, score it on an article-grouped dev split, log it all."""
+
+import logging
+import time
+
+from omegaconf import DictConfig
+
+from topicstance import corpus, evaluate, tracking
+from topicstance.labels import Taxonomy
+from topicstance.models import build_model
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Returns the dev metrics (names prefixed `dev/`)."""
+    taxonomy = Taxonomy.from_config(cfg.labels)
+    rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
+    for r in rejected:
+        log.warning("set aside %s", r)
+    if len(rows) == 0:
+        raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
+    train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
+    train_split, dev_split = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
+    log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
+             cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
+             len(dev_split), len(set(dev_rows["article_id"])))
+
+    tracking.configure(cfg.tracking)
+    with tracking.run("train", cfg.get("run_name"), {"model_family": cfg.model.family}):
+        tracking.log_config(cfg)
+        tracking.log_params({"n_train": len(train_split), "n_dev": len(dev_split),
+                             "n_rejected": len(rejected)})
+        model = build_model(cfg.model, taxonomy)
+        started = time.perf_counter()
+        model.fit(train_split, dev_split,
+                  on_epoch=lambda m, step: tracking.log_metrics(m, prefix="dev/", step=step))
+        train_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        predicted = model.predict_frame(dev_split.texts)
+        predict_seconds = time.perf_counter() - started
+        pred_topics = taxonomy.topics_to_matrix(predicted["topics"])
+        pred_stance = taxonomy.stances_to_index(predicted["stance"])
+        scores = (taxonomy, dev_split.topics, pred_topics, dev_split.stances, pred_stance)
+        metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
+        metrics["train_seconds"] = round(train_seconds, 2)
+        metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
+        tracking.log_metrics(metrics)
+        tracking.log_text(evaluate.report(*scores), "dev_classification_report.txt")
+        tracking.log_figure(evaluate.confusion_figure(*scores), "dev_confusion_matrix.png")
+        tracking.log_dict({"train_articles": sorted(set(train_rows["article_id"])),
+                           "dev_articles": sorted(set(dev_rows["article_id"]))}, "split.json")
+        tracking.log_dict({t: th for t, th in zip(taxonomy.topics, model.thresholds.tolist())},
+                          "topic_thresholds.json")
+        if rejected:
+            tracking.log_dict([vars(r) for r in rejected], "rejected_labeled.json")
+
+        model_uri = tracking.log_model(model, dev_split.texts[:5])
+        registered = tracking.register(model_uri, cfg.tracking.registered_model,
+                                       cfg.tracking.alias, cfg.registry.promote,
+                                       cfg.registry.metric, metrics)
+    log.info("registered %s (%s alias %s: %s)", registered.uri,
+             "moved" if registered.promoted else "kept", cfg.tracking.alias, registered.reason)
+    return metrics

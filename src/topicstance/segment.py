@@ -1,0 +1,173 @@
+"""Pages -> articles -> segments.
+
+A page is what a scraper saved: one article, often followed by a "Related Articles" header and
+other articles glued under it. Each of those becomes an article of its own. An article's
+segments are its paragraphs (its lines), long ones cut at sentence boundaries, boilerplate lines
+dropped by the config's patterns, and a text printed twice kept once. Every segment keeps its
+character offsets into its article's text: `article.text[seg.start:seg.end] == seg.text`.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+
+# A page scraped from a listing carries "2 hours ago" / "time2 hours ago" before each glued article.
+_AGO = re.compile(
+    r"^\s*(time\s*)?.{0,30}?(an?|\d+) (second|minute|hour|day|week|month|year)s? ago\s*$", re.I
+)
+_BULLET_NAME = re.compile(r"^\s*[-•·]\s+(\S.{0,40}?)\s*$")
+_LONG_LINE_WORDS = 25  # a line this long is body text, never page furniture
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+\S|[\"“‘A-Z])")
+
+
+@dataclass(frozen=True)
+class Article:
+    article_id: str
+    text: str
+    source: str           # file (or file:line) the article came from
+    source_start: int = 0  # where `text` starts in that source
+
+
+@dataclass(frozen=True)
+class Segment:
+    article_id: str
+    segment_id: str
+    text: str
+    start: int
+    end: int
+
+
+class Segmenter:
+    """Rules from `conf/segmenter`; compiled once, used for every page."""
+
+    def __init__(self, max_words: int, min_chars: int, abbreviations, related_headers, boilerplate):
+        self.max_words = int(max_words)
+        self.min_chars = int(min_chars)
+        self.abbreviations = {a.lower() for a in abbreviations}
+        self.related_headers = [re.compile(p, re.I) for p in related_headers]
+        self.boilerplate = [re.compile(p, re.I) for p in boilerplate]
+
+    @classmethod
+    def from_config(cls, cfg) -> "Segmenter":
+        return cls(cfg.max_words, cfg.min_chars, list(cfg.abbreviations),
+                   list(cfg.related_headers), list(cfg.boilerplate))
+
+    # ---- pages -> articles -------------------------------------------------------------------
+
+    def split_page(self, page_id: str, text: str, source: str) -> list[Article]:
+        """The page's own article, then one article per piece glued under a related header."""
+        lines = list(_lines(text))
+        header = next((i for i, (s, _, line) in enumerate(lines)
+                       if any(p.search(line) for p in self.related_headers)), None)
+        if header is None:
+            return [Article(page_id, text, source)]
+        main_end = lines[header][0]
+        articles = [Article(page_id, text[:main_end], source)]
+        for n, (start, end) in enumerate(self._related_spans(lines[header + 1:], len(text)), 1):
+            articles.append(Article(f"{page_id}-r{n}", text[start:end], source, start))
+        return articles
+
+    def _related_spans(self, lines, text_end: int) -> list[tuple[int, int]]:
+        """Cut the related section before each glued article's furniture (outlet, "2 hours ago").
+
+        An article starts right after the previous one's last body line (a long line) that comes
+        before its "... ago" line, so headlines printed above the outlet name stay with it.
+        """
+        if not lines:
+            return []
+        anchors = [i for i, (_, _, line) in enumerate(lines) if _AGO.match(line)]
+        if not anchors:
+            return [(lines[0][0], text_end)]
+        starts = [0]
+        for anchor in anchors[1:]:
+            body = [i for i in range(starts[-1], anchor)
+                    if len(lines[i][2].split()) >= _LONG_LINE_WORDS]
+            starts.append(body[-1] + 1 if body else max(starts[-1] + 1, anchor - 1))
+        bounds = [lines[i][0] for i in starts] + [text_end]
+        return [(bounds[k], bounds[k + 1]) for k in range(len(starts))]
+
+    # ---- articles -> segments ----------------------------------------------------------------
+
+    def segment_article(self, article: Article) -> list[Segment]:
+        lines = [(s, e, line) for s, e, line in _lines(article.text) if line]
+        outlet_names = {m.group(1).casefold() for _, _, line in lines
+                        if (m := _BULLET_NAME.match(line))}
+        segments, seen = [], set()
+        for start, _, line in lines:
+            if self._is_boilerplate(line) or line.casefold() in outlet_names:
+                continue
+            for s, e in self._chunks(line):
+                text = line[s:e]
+                key = " ".join(text.split()).casefold()
+                if key in seen:
+                    continue
+                seen.add(key)
+                segments.append(Segment(article.article_id,
+                                        f"{article.article_id}-p{len(segments):03d}",
+                                        text, start + s, start + e))
+        return segments
+
+    def segment_page(self, page_id: str, text: str, source: str) -> list[tuple[Article, list[Segment]]]:
+        return [(a, self.segment_article(a)) for a in self.split_page(page_id, text, source)]
+
+    def _is_boilerplate(self, line: str) -> bool:
+        return len(line) < self.min_chars or any(p.search(line) for p in self.boilerplate)
+
+    def _chunks(self, paragraph: str) -> list[tuple[int, int]]:
+        """The paragraph whole, or cut at sentence ends into chunks of at most `max_words`.
+
+        Chunks are balanced (a 100-word paragraph gives two of ~50, not 80 + 20); a single
+        sentence longer than the limit stays whole rather than being cut mid-sentence.
+        """
+        n_words = len(paragraph.split())
+        if n_words <= self.max_words:
+            return [(0, len(paragraph))]
+        sentences = self.sentences(paragraph)
+        target = n_words / math.ceil(n_words / self.max_words)
+        chunks, chunk_start, chunk_words = [], None, 0
+        for s, e in sentences:
+            words = len(paragraph[s:e].split())
+            if chunk_start is not None and (chunk_words + words > self.max_words
+                                            or chunk_words >= target):
+                chunks.append((chunk_start, prev_end))
+                chunk_start, chunk_words = None, 0
+            if chunk_start is None:
+                chunk_start = s
+            chunk_words += words
+            prev_end = e
+        chunks.append((chunk_start, prev_end))
+        return chunks
+
+    def sentences(self, paragraph: str) -> list[tuple[int, int]]:
+        """(start, end) of each sentence; a full stop directly followed by a capital counts."""
+        spans, start = [], 0
+        for m in _SENTENCE_END.finditer(paragraph):
+            if self._is_abbreviation(paragraph, m.start()):
+                continue
+            spans.append((start, m.end()))
+            start = m.end()
+            while start < len(paragraph) and paragraph[start].isspace():
+                start += 1
+        if start < len(paragraph):
+            spans.append((start, len(paragraph.rstrip())))
+        return spans
+
+    def _is_abbreviation(self, text: str, dot: int) -> bool:
+        if text[dot] != ".":
+            return False
+        word = re.search(r"([\w.]+)$", text[:dot])
+        if not word:
+            return False
+        token = word.group(1)
+        return token.lower() in self.abbreviations or (len(token) == 1 and token.isupper())
+
+
+def _lines(text: str):
+    """(start, end, stripped line) for every line, offsets pointing at the stripped text."""
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        stripped = body.strip()
+        lead = len(body) - len(body.lstrip())
+        yield pos + lead, pos + lead + len(stripped), stripped
+        pos += len(raw)
