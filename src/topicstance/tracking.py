@@ -174,3 +174,29 @@ def resolve_model_uri(uri: str) -> str:
 
 def load_pyfunc(uri: str):
     return mlflow.pyfunc.load_model(uri)
+
+
+def load_model_object(uri: str) -> TopicStanceModel:
+    """The TopicStanceModel inside a logged pyfunc, for benchmarks that change its settings."""
+    return load_pyfunc(uri).unwrap_python_model().model
+
+
+def training_run_dict(model_uri: str, artifact_file: str) -> dict:
+    """A JSON artifact of the run that trained the registered version `models:/name/version`."""
+    name, version = model_uri[len("models:/"):].split("/")
+    run_id = MlflowClient().get_model_version(name, version).run_id
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+
+
+def latest_runs_by_family(job: str = "train", run_name: str | None = None) -> list[dict]:
+    """The newest finished run of each model family: its family, metrics and start time."""
+    query = f"tags.job = '{job}' and attributes.status = 'FINISHED'"
+    if run_name:
+        query += f" and attributes.run_name = '{run_name}'"
+    runs = mlflow.search_runs(filter_string=query, order_by=["attributes.start_time DESC"],
+                              output_format="list")
+    latest = {}
+    for r in runs:
+        latest.setdefault(r.data.tags.get("model_family"), r)
+    return [{"family": family, "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
+            for family, r in latest.items()]

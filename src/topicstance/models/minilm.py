@@ -1,0 +1,286 @@
+"""Pretrained MiniLM (or any local Hugging Face encoder) models, fully offline.
+
+- `minilm_linear`: the frozen encoder's mean-pooled embeddings feed scikit-learn
+  logistic-regression heads.
+- `minilm_finetune`: one encoder pass feeds two heads (sigmoid/BCE topics, softmax stance),
+  the whole network fine-tuned with a plain loop over a `datasets` dataset, early stopping on
+  the dev split.
+
+Inference is shared: texts sorted by length, dynamic padding per batch, `torch.inference_mode`,
+a configured thread count, and a `precision` of fp32, bf16 (autocast) or int8 (dynamic
+quantization of the encoder's Linear layers).
+"""
+
+import contextlib
+import copy
+import logging
+import random
+from pathlib import Path
+
+import datasets
+import joblib
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer, DataCollatorWithPadding, get_linear_schedule_with_warmup
+
+from topicstance.evaluate import compute_metrics
+from topicstance.models.base import LabeledSplit, TopicStanceModel
+
+log = logging.getLogger(__name__)
+ENCODER_DIR = "encoder"
+HEADS_FILE = "heads.joblib"
+FINETUNE_HEADS_FILE = "heads.pt"
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class _EncoderModel(TopicStanceModel):
+    """What both MiniLM families share: loading, saving and batched inference of the encoder."""
+
+    def __init__(self, taxonomy, params):
+        super().__init__(taxonomy, params)
+        self.set_precision(self.params.get("precision", "fp32"))
+
+    def set_precision(self, precision: str) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}")
+        self.params["precision"], self._quantized = precision, None
+
+    def _load_encoder(self, path: str) -> None:
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.encoder = AutoModel.from_pretrained(path)
+        self.encoder.eval()
+
+    def _set_threads(self) -> None:
+        if self.params.get("threads"):
+            torch.set_num_threads(int(self.params["threads"]))
+
+    def _inference_module(self, module: nn.Module) -> nn.Module:
+        """`module` itself, or (precision int8) a dynamically quantized copy, made once."""
+        if self.params.get("precision") != "int8":
+            return module
+        if self._quantized is None:
+            with warnings_silenced():
+                self._quantized = torch.ao.quantization.quantize_dynamic(
+                    copy.deepcopy(module), {nn.Linear}, dtype=torch.qint8)
+        return self._quantized
+
+    def _batched(self, texts: list[str], forward) -> list[np.ndarray]:
+        """Run `forward(batch_inputs) -> tuple of tensors` over `texts` in length-sorted batches;
+        return the outputs as arrays in the original order."""
+        self._set_threads()
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        batch_size, outputs = int(self.params["batch_size"]), []
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
+                    if self.params.get("precision") == "bf16" else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(texts), batch_size):
+                batch = [texts[i] for i in order[start:start + batch_size]]
+                inputs = self.tokenizer(batch, padding=True, truncation=True,
+                                        max_length=int(self.params["max_length"]),
+                                        return_tensors="pt")
+                outputs.append([o.float().numpy() for o in forward(inputs)])
+        if not outputs:
+            return []
+        restored = []
+        for k in range(len(outputs[0])):
+            stacked = np.concatenate([o[k] for o in outputs])
+            result = np.empty_like(stacked)
+            result[order] = stacked
+            restored.append(result)
+        return restored
+
+    def _save_encoder(self, directory: Path, encoder: nn.Module) -> None:
+        encoder.save_pretrained(directory / ENCODER_DIR)
+        self.tokenizer.save_pretrained(directory / ENCODER_DIR)
+
+
+class MiniLMLinearModel(_EncoderModel):
+    family = "minilm_linear"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        encoder = self._inference_module(self.encoder)
+
+        def forward(inputs):
+            hidden = encoder(**inputs).last_hidden_state
+            return (mean_pool(hidden, inputs["attention_mask"]),)
+
+        return self._batched(list(texts), forward)[0]
+
+    def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
+        self._load_encoder(self.params["pretrained_path"])
+        x = self.embed(train.texts)
+        weight = "balanced" if self.params["class_weight_balanced"] else None
+        c = float(self.params["C"])
+        self.topic_head = OneVsRestClassifier(
+            LogisticRegression(C=c, class_weight=weight, max_iter=3000)).fit(x, train.topics)
+        self.stance_head = LogisticRegression(C=c, class_weight=weight, max_iter=3000).fit(
+            x, train.stances)
+
+    def predict_scores(self, texts):
+        x = self.embed(list(texts))
+        stance = np.zeros((len(texts), len(self.taxonomy.stances)))
+        stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
+        return self.topic_head.predict_proba(x), stance
+
+    def _save(self, directory: Path) -> None:
+        self._save_encoder(directory, self.encoder)
+        joblib.dump({"topic_head": self.topic_head, "stance_head": self.stance_head},
+                    directory / HEADS_FILE)
+
+    def _load(self, directory: Path) -> None:
+        self._load_encoder(str(directory / ENCODER_DIR))
+        heads = joblib.load(directory / HEADS_FILE)
+        self.topic_head, self.stance_head = heads["topic_head"], heads["stance_head"]
+
+
+class TopicStanceNetwork(nn.Module):
+    """Encoder -> mean pooling -> dropout -> (topic logits, stance logits)."""
+
+    def __init__(self, encoder: nn.Module, n_topics: int, n_stances: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.topic_head = nn.Linear(hidden, n_topics)
+        self.stance_head = nn.Linear(hidden, n_stances)
+
+    def forward(self, input_ids, attention_mask, **encoder_inputs):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              **encoder_inputs).last_hidden_state
+        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        return self.topic_head(pooled), self.stance_head(pooled)
+
+
+class MiniLMFinetuneModel(_EncoderModel):
+    family = "minilm_finetune"
+
+    def _build_network(self, encoder_path: str) -> None:
+        self._load_encoder(encoder_path)
+        self.network = TopicStanceNetwork(self.encoder, len(self.taxonomy.topics),
+                                          len(self.taxonomy.stances), float(self.params["dropout"]))
+
+    def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
+        p = self.params
+        seed_everything(int(p["seed"]))
+        self._set_threads()
+        self._build_network(p["pretrained_path"])
+        loader = self._train_loader(train)
+        encoder_params = list(self.network.encoder.parameters())
+        head_params = [q for n, q in self.network.named_parameters() if not n.startswith("encoder.")]
+        optimizer = torch.optim.AdamW([{"params": encoder_params, "lr": float(p["learning_rate"])},
+                                       {"params": head_params, "lr": float(p["head_learning_rate"])}],
+                                      weight_decay=float(p["weight_decay"]))
+        total_steps = len(loader) * int(p["max_epochs"])
+        schedule = get_linear_schedule_with_warmup(optimizer, int(p["warmup_ratio"] * total_steps),
+                                                   total_steps)
+        topic_loss = nn.BCEWithLogitsLoss(pos_weight=_positive_weights(train.topics))
+        stance_loss = nn.CrossEntropyLoss(weight=_class_weights(train.stances,
+                                                                len(self.taxonomy.stances)))
+        best_score, best_state, stale = -1.0, None, 0
+        for epoch in range(1, int(p["max_epochs"]) + 1):
+            self.network.train()
+            running, progress = 0.0, tqdm(loader, desc=f"epoch {epoch}", unit="batch")
+            for step, batch in enumerate(progress, 1):
+                topics, stances = batch.pop("topics"), batch.pop("stance")
+                topic_logits, stance_logits = self.network(**batch)
+                loss = topic_loss(topic_logits, topics) + stance_loss(stance_logits, stances)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                running += loss.item()
+                progress.set_postfix(loss=f"{running / step:.3f}")
+            metrics = self._dev_metrics(dev)
+            metrics["train_loss"] = running / max(len(loader), 1)
+            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+            if on_epoch:
+                on_epoch({f"epoch/{k}": v for k, v in metrics.items()}, epoch)
+            if metrics["mean_macro_f1"] > best_score + 1e-4:
+                best_score, stale = metrics["mean_macro_f1"], 0
+                best_state = copy.deepcopy(self.network.state_dict())
+            else:
+                stale += 1
+                if stale >= int(p["patience"]):
+                    log.info("early stopping after epoch %d", epoch)
+                    break
+        self.network.load_state_dict(best_state)
+        self.network.eval()
+
+    def _train_loader(self, train: LabeledSplit) -> torch.utils.data.DataLoader:
+        rows = datasets.Dataset.from_dict({"text": train.texts,
+                                           "topics": train.topics.astype(np.float32).tolist(),
+                                           "stance": train.stances.tolist()})
+        rows = rows.map(lambda b: self.tokenizer(b["text"], truncation=True,
+                                                 max_length=int(self.params["max_length"])),
+                        batched=True, remove_columns=["text"])
+        rows.set_format("torch")
+        return torch.utils.data.DataLoader(
+            rows, batch_size=int(self.params["train_batch_size"]), shuffle=True,
+            collate_fn=DataCollatorWithPadding(self.tokenizer),
+            generator=torch.Generator().manual_seed(int(self.params["seed"])))
+
+    def _dev_metrics(self, dev: LabeledSplit) -> dict[str, float]:
+        self.network.eval()  # the live weights: a quantized copy would be of an older epoch
+        topic_scores, stance_scores = self._scores(self.network, dev.texts)
+        return compute_metrics(self.taxonomy, dev.topics, (topic_scores >= 0.5).astype(int),
+                               dev.stances, stance_scores.argmax(axis=1))
+
+    def predict_scores(self, texts):
+        self.network.eval()
+        return self._scores(self._inference_module(self.network), texts)
+
+    def _scores(self, network: nn.Module, texts) -> tuple[np.ndarray, np.ndarray]:
+        def forward(inputs):
+            topic_logits, stance_logits = network(**inputs)
+            return torch.sigmoid(topic_logits), torch.softmax(stance_logits.float(), dim=-1)
+
+        if not len(texts):
+            return np.zeros((0, len(self.taxonomy.topics))), np.zeros((0, len(self.taxonomy.stances)))
+        return tuple(self._batched(list(texts), forward))
+
+    def _save(self, directory: Path) -> None:
+        self._save_encoder(directory, self.network.encoder)
+        heads = {k: v for k, v in self.network.state_dict().items() if not k.startswith("encoder.")}
+        torch.save(heads, directory / FINETUNE_HEADS_FILE)
+
+    def _load(self, directory: Path) -> None:
+        self._build_network(str(directory / ENCODER_DIR))
+        self.network.load_state_dict(torch.load(directory / FINETUNE_HEADS_FILE), strict=False)
+        self.network.eval()
+
+
+def _positive_weights(topics: np.ndarray) -> torch.Tensor:
+    """negatives / positives per topic, so rare topics are not drowned out (capped at 10)."""
+    positives = topics.sum(axis=0).clip(min=1)
+    return torch.tensor(((len(topics) - positives) / positives).clip(max=10.0), dtype=torch.float32)
+
+
+def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=n_classes).clip(min=1)
+    return torch.tensor(len(labels) / (n_classes * counts), dtype=torch.float32)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def warnings_silenced():
+    """quantize_dynamic works in torch 2.13 but warns that it is deprecated."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
