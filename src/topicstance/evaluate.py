@@ -8,9 +8,9 @@ over the topics and over the stances.
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import (
     accuracy_score,
     classification_report,
     confusion_matrix,
@@ -18,7 +18,7 @@ from sklearn.metrics import (  # noqa: E402
     multilabel_confusion_matrix,
 )
 
-from topicstance.labels import Taxonomy  # noqa: E402
+from topicstance.labels import Taxonomy
 
 
 def compute_metrics(taxonomy: Taxonomy, true_topics: np.ndarray, pred_topics: np.ndarray,

@@ -4,9 +4,11 @@ Every reader returns the good records and a list of `Rejected` (file, line, reas
 so a job can go on with what is valid and keep a record of what it skipped.
 """
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,22 +102,25 @@ def read_articles(path: Path, cache_dir: Path | None = None,
                   rejected: list[Rejected] | None = None) -> Iterator[tuple[str, str, str]]:
     """Yield (article_id, text, source) for every article under `path`.
 
-    `.txt` is a page as scraped; `.html` goes through trafilatura; `.jsonl` and `.parquet` hold
+    A page's id is its path below `path` without the suffix (`2024-11-07/index`); `.txt` is a
+    page as scraped; `.html` goes through trafilatura; `.jsonl` and `.parquet` hold
     one article per record with a `text` field and an optional `id`. Records that cannot be read
     are appended to `rejected` (when given) and skipped.
     """
     rejected = rejected if rejected is not None else []
+    root = Path(path) if Path(path).is_dir() else Path(path).parent
     for file in input_files(path):
         kind = ARTICLE_SUFFIXES.get(file.suffix.lower())
+        page_id = file.relative_to(root).with_suffix("").as_posix()
         if kind is None:
             rejected.append(Rejected(str(file), 0, f"unsupported file type {file.suffix!r}"))
         elif kind == "text":
-            yield file.stem, file.read_text(encoding="utf-8", errors="replace"), str(file)
+            yield page_id, file.read_text(encoding="utf-8", errors="replace"), str(file)
         elif kind == "html":
             text = trafilatura.extract(file.read_text(encoding="utf-8", errors="replace"),
                                        include_comments=False, include_tables=False)
             if text:
-                yield file.stem, text, str(file)
+                yield page_id, text, str(file)
             else:
                 rejected.append(Rejected(str(file), 0, "no article text found in the HTML"))
         elif kind == "jsonl":
@@ -147,7 +152,7 @@ def _parquet_articles(file: Path, cache_dir: Path | None, rejected: list[Rejecte
             article = _article_from_record(record, file, row_no, rejected, "")
             if article:
                 yield article
-    except Exception as e:  # a corrupt file is set aside whole, the others still go through
+    except Exception as e:  # noqa: BLE001 -- a corrupt file is set aside whole, the rest go on
         rejected.append(Rejected(str(file), 0, f"cannot read Parquet: {e}"))
 
 
@@ -185,3 +190,19 @@ def write_rejected(rejected: list[Rejected], path: Path) -> Path:
             f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return path
+
+
+@contextmanager
+def output_lock(folder: Path):
+    """Hold an exclusive lock on `folder` so two jobs never write into it at once."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another job is writing to {folder}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

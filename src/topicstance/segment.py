@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # A page scraped from a listing carries "2 hours ago" / "time2 hours ago" before each glued article.
 _AGO = re.compile(
-    r"^\s*(time\s*)?.{0,30}?(an?|\d+) (second|minute|hour|day|week|month|year)s? ago\s*$", re.I
+    r"^\s*(time\s*)?.{0,30}?(an?|\d+) (second|minute|hour|day|week|month|year)s? ago\s*$", re.IGNORECASE
 )
 _BULLET_NAME = re.compile(r"^\s*[-•·]\s+(\S.{0,40}?)\s*$")
 _LONG_LINE_WORDS = 25  # a line this long is body text, never page furniture
@@ -40,16 +40,18 @@ class Segment:
 class Segmenter:
     """Rules from `conf/segmenter`; compiled once, used for every page."""
 
-    def __init__(self, max_words: int, min_chars: int, abbreviations, related_headers, boilerplate):
+    def __init__(self, max_words: int, min_chars: int, boilerplate_max_words: int, abbreviations,
+                 related_headers, boilerplate):
         self.max_words = int(max_words)
         self.min_chars = int(min_chars)
+        self.boilerplate_max_words = int(boilerplate_max_words)
         self.abbreviations = {a.lower() for a in abbreviations}
-        self.related_headers = [re.compile(p, re.I) for p in related_headers]
-        self.boilerplate = [re.compile(p, re.I) for p in boilerplate]
+        self.related_headers = [re.compile(p, re.IGNORECASE) for p in related_headers]
+        self.boilerplate = [re.compile(p, re.IGNORECASE) for p in boilerplate]
 
     @classmethod
     def from_config(cls, cfg) -> "Segmenter":
-        return cls(cfg.max_words, cfg.min_chars, list(cfg.abbreviations),
+        return cls(cfg.max_words, cfg.min_chars, cfg.boilerplate_max_words, list(cfg.abbreviations),
                    list(cfg.related_headers), list(cfg.boilerplate))
 
     # ---- pages -> articles -------------------------------------------------------------------
@@ -111,7 +113,10 @@ class Segmenter:
         return [(a, self.segment_article(a)) for a in self.split_page(page_id, text, source)]
 
     def _is_boilerplate(self, line: str) -> bool:
-        return len(line) < self.min_chars or any(p.search(line) for p in self.boilerplate)
+        if len(line) < self.min_chars:
+            return True
+        return (len(line.split()) <= self.boilerplate_max_words
+                and any(p.search(line) for p in self.boilerplate))
 
     def _chunks(self, paragraph: str) -> list[tuple[int, int]]:
         """The paragraph whole, or cut at sentence ends into chunks of at most `max_words`.
@@ -124,7 +129,7 @@ class Segmenter:
             return [(0, len(paragraph))]
         sentences = self.sentences(paragraph)
         target = n_words / math.ceil(n_words / self.max_words)
-        chunks, chunk_start, chunk_words = [], None, 0
+        chunks, chunk_start, chunk_words, prev_end = [], None, 0, 0
         for s, e in sentences:
             words = len(paragraph[s:e].split())
             if chunk_start is not None and (chunk_words + words > self.max_words

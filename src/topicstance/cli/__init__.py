@@ -8,6 +8,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from topicstance.config import CONF_DIR  # noqa: E402
+from topicstance.config import CONF_DIR
 
 CONFIG_PATH = str(CONF_DIR)

@@ -4,8 +4,10 @@ from omegaconf import DictConfig
 
 from topicstance import tracking
 
-COLUMNS = [("dev/topic_macro_f1", "topic macro-F1"), ("dev/topic_micro_f1", "topic micro-F1"),
-           ("dev/stance_macro_f1", "stance macro-F1"), ("dev/stance_accuracy", "stance acc."),
+COLUMNS = [("dev/topic_macro_f1", "dev topic macro-F1"), ("dev/topic_micro_f1", "dev topic micro-F1"),
+           ("dev/stance_macro_f1", "dev stance macro-F1"), ("dev/stance_accuracy", "dev stance acc."),
+           ("heldout/seeds/topic_macro_f1", "seeds topic macro-F1"),
+           ("heldout/seeds/stance_macro_f1", "seeds stance macro-F1"),
            ("train_seconds", "train s"), ("dev/segments_per_second", "dev seg/s")]
 
 

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -46,6 +47,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
         metrics["train_seconds"] = round(train_seconds, 2)
         metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
+        for path in cfg.data.get("heldout") or []:
+            metrics.update(_heldout_metrics(model, path, taxonomy))
         tracking.log_metrics(metrics)
         tracking.log_text(evaluate.report(*scores), "dev_classification_report.txt")
         tracking.log_figure(evaluate.confusion_figure(*scores), "dev_confusion_matrix.png")
@@ -63,3 +66,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("registered %s (%s alias %s: %s)", registered.uri,
              "moved" if registered.promoted else "kept", cfg.tracking.alias, registered.reason)
     return metrics
+
+
+def _heldout_metrics(model, path: str, taxonomy: Taxonomy) -> dict[str, float]:
+    """Metrics on a labeled file kept out of training (e.g. real pages when training on
+    synthetic text), under `heldout/<file stem>/`."""
+    rows, rejected = corpus.load([path], taxonomy)
+    if rejected:
+        raise ValueError(f"invalid held-out records: {rejected[0]}")
+    truth = corpus.to_split(rows, taxonomy)
+    predicted = model.predict_frame(truth.texts)
+    scores = evaluate.compute_metrics(taxonomy, truth.topics,
+                                      taxonomy.topics_to_matrix(predicted["topics"]),
+                                      truth.stances, taxonomy.stances_to_index(predicted["stance"]))
+    return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}

@@ -18,16 +18,17 @@ def validate_data(cfg: DictConfig) -> tuple[list[str], dict]:
     taxonomy = Taxonomy.from_config(cfg.labels)
     rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
     problems = [str(r) for r in rejected]
-    checked = {str(f) for f in cfg.data.labeled if cfg.files.get(Path(f).name, {}).get("near_duplicates")}
+    files = [Path(f) for f in cfg.data.labeled]
+    checked = {str(f) for f in files if cfg.files.get(f.name, {}).get("near_duplicates")}
     for i, j, similarity in quality.near_duplicates(list(rows["text"]), cfg.near_duplicate_threshold):
         if rows[i]["file"] not in checked and rows[j]["file"] not in checked:
             continue
         problems.append(f"{rows[j]['file']}:{rows[j]['line']}: near-duplicate of "
                         f"{rows[i]['file']}:{rows[i]['line']} (similarity {similarity:.2f})")
     report = {"all": corpus.counts(rows, taxonomy)}
-    for file in cfg.data.labeled:
-        name = Path(file).name
-        part = rows.filter(lambda r: r["file"] == str(file))
+    for file in files:
+        name = file.name
+        part = rows.filter(lambda r, path=str(file): r["file"] == path)
         report[name] = corpus.counts(part, taxonomy)
         rules = cfg.files.get(name)
         if rules is None:

@@ -1,0 +1,263 @@
+"""The jobs end to end on a tmp MLflow store: train -> registry -> predict / evaluate.
+
+The pipeline functions are called directly with configs composed from conf/, the way the
+`@hydra.main` entry points call them; one test runs a real console script.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from conftest import (
+    RAW_DIR,
+    SEEDS_FILE,
+    clean_subprocess_env,
+    compose_config,
+    read_jsonl,
+    tiny_corpus,
+    write_jsonl,
+)
+from topicstance.labels import Taxonomy
+from topicstance.pipelines.evaluate import evaluate_model
+from topicstance.pipelines.predict import predict
+from topicstance.pipelines.train import train
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+MODEL_NAME, ALIAS = "topicstance", "champion"
+WORSE_MODEL = ["model.C=0.001", "model.class_weight_balanced=false"]  # near-constant scores
+
+
+def labeled_override(*files) -> str:
+    return "data.labeled=[" + ",".join(f"'{f}'" for f in files) + "]"
+
+
+def new_store(root: Path, labeled: Path):
+    experiments = root / "experiments"
+    uri = f"sqlite:///{experiments}/mlflow.db"
+
+    def make(name, overrides=()):
+        return compose_config(name, experiments, overrides)
+
+    def train_with(*overrides):
+        return train(make("train", [labeled_override(labeled), *overrides]))
+
+    return SimpleNamespace(experiments=experiments, uri=uri, make=make, train=train_with,
+                           labeled=labeled, client=MlflowClient(tracking_uri=uri,
+                                                                registry_uri=uri))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_labeled_file):
+    """One store with one trained, registered tfidf_linear model (version 1 @champion)."""
+    s = new_store(tmp_path_factory.mktemp("e2e"), tiny_labeled_file)
+    s.metrics = s.train()
+    s.taxonomy = Taxonomy.from_config(s.make("train").labels)
+    return s
+
+
+def champion(s) -> str:
+    return str(s.client.get_model_version_by_alias(MODEL_NAME, ALIAS).version)
+
+
+# ---- train -------------------------------------------------------------------------------------
+
+def test_train_registers_a_champion(store):
+    versions = store.client.search_model_versions(f"name='{MODEL_NAME}'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert champion(store) == "1"
+    run = store.client.get_run(versions[0].run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["job"] == "train"
+    assert run.data.tags["model_family"] == "tfidf_linear"
+    assert run.data.params["model.family"] == "tfidf_linear"
+    assert int(run.data.params["n_train"]) + int(run.data.params["n_dev"]) == 120
+    assert run.data.params["n_rejected"] == "0"
+    # Everything the run wrote sits inside the tmp experiments folder.
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(store.experiments)
+
+
+def test_train_metric_names(store):
+    names = {"dev/topic_micro_f1", "dev/topic_macro_f1", "dev/stance_macro_f1",
+             "dev/stance_accuracy", "dev/mean_macro_f1"}
+    names |= {f"dev/topic_f1/{t}" for t in store.taxonomy.topics}
+    names |= {f"dev/stance_f1/{s}" for s in store.taxonomy.stances}
+    assert names <= set(store.metrics)
+    version = store.client.get_model_version(MODEL_NAME, "1")
+    logged = store.client.get_run(version.run_id).data.metrics
+    for name in names:
+        assert logged[name] == pytest.approx(store.metrics[name]), name
+        assert 0.0 <= logged[name] <= 1.0
+    # The tiny corpus is easy: a working pipeline scores it well on dev.
+    assert store.metrics["dev/topic_micro_f1"] > 0.9
+    assert store.metrics["dev/stance_accuracy"] > 0.9
+
+
+def test_no_article_in_both_train_and_dev(store, tmp_path):
+    run_id = store.client.get_model_version(MODEL_NAME, "1").run_id
+    local = store.client.download_artifacts(run_id, "split.json", str(tmp_path))
+    split = json.loads(Path(local).read_text())
+    train_articles, dev_articles = set(split["train_articles"]), set(split["dev_articles"])
+    assert train_articles and dev_articles
+    assert not train_articles & dev_articles
+    assert train_articles | dev_articles == {r["article_id"] for r in read_jsonl(store.labeled)}
+    params = store.client.get_run(run_id).data.params
+    assert int(params["n_dev"]) == 6 * len(dev_articles)  # 6 segments per tiny article
+    artifacts = {a.path for a in store.client.list_artifacts(run_id)}
+    assert {"config.yaml", "dev_classification_report.txt", "dev_confusion_matrix.png",
+            "topic_thresholds.json", "split.json"} <= artifacts
+
+
+def test_promotion_policy(tmp_path, tiny_labeled_file):
+    s = new_store(tmp_path, tiny_labeled_file)
+    good = s.train()["dev/mean_macro_f1"]
+    assert champion(s) == "1"
+
+    worse = s.train("registry.promote=if_better", *WORSE_MODEL)["dev/mean_macro_f1"]
+    assert worse < good, "test premise: the worse model must score lower on dev"
+    assert champion(s) == "1"
+    version = s.client.get_model_version(MODEL_NAME, "2")
+    assert float(version.tags["dev/mean_macro_f1"]) == pytest.approx(worse)
+
+    s.train("registry.promote=always", *WORSE_MODEL)
+    assert champion(s) == "3"
+
+    s.train("registry.promote=never")
+    assert champion(s) == "3"
+
+    s.train("registry.promote=if_better")  # beats the worse champion
+    assert champion(s) == "5"
+    assert len(s.client.search_model_versions(f"name='{MODEL_NAME}'")) == 5
+
+
+# ---- predict -----------------------------------------------------------------------------------
+
+def test_predict_on_raw_pages(store, tmp_path):
+    out = tmp_path / "out"
+    summary = predict(store.make("predict", [f"input='{RAW_DIR}'", f"output='{out}'"]))
+    frame = pd.read_parquet(out / "predictions.parquet")
+    topics, stances = store.taxonomy.topics, store.taxonomy.stances
+
+    required = {"article_id", "segment_id", "text", "start", "end", "topics", "stance",
+                "stance_score", "model_uri", *(f"score_{t}" for t in topics)}
+    assert required <= set(frame.columns)
+    seeds = read_jsonl(SEEDS_FILE)
+    assert frame["segment_id"].tolist() == [r["id"] for r in seeds]
+    assert frame["text"].tolist() == [r["text"] for r in seeds]
+    assert frame["segment_id"].is_unique
+    assert (frame["model_uri"] == "models:/topicstance/1").all()  # the version, not the alias
+    assert {"000_18bd6555c77147e5-r1", "001_29c10ceec84ec9db-r3"} <= set(frame["article_id"])
+    assert all(set(t) <= set(topics) for t in frame["topics"])
+    assert set(frame["stance"]) <= set(stances)
+    scores = frame[[f"score_{t}" for t in topics] + ["stance_score"]]
+    assert ((scores >= 0) & (scores <= 1)).all().all()
+    assert (frame["stance_score"] >= 1 / len(stances) - 1e-9).all()
+    assert (frame["end"] > frame["start"]).all()
+
+    assert summary["segments"] == len(frame) == len(seeds)
+    assert summary["articles"] == frame["article_id"].nunique() == 11
+    assert summary["rejected"] == 0
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "predictions.parquet", "rejected.jsonl"]
+    assert (out / "rejected.jsonl").read_text() == ""
+
+    # A re-run on the same output replaces it whole: same rows, nothing duplicated or left over.
+    predict(store.make("predict", [f"input='{RAW_DIR}'", f"output='{out}'"]))
+    again = pd.read_parquet(out / "predictions.parquet")
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "predictions.parquet", "rejected.jsonl"]
+    assert (out / "rejected.jsonl").read_text() == ""
+    pd.testing.assert_frame_equal(again, frame)
+
+
+def test_predict_sets_bad_records_aside(store, tmp_path):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    batch = write_jsonl(inp / "batch.jsonl", [
+        {"id": "news-1", "text": "Britain hits Russia with new sanctions\nThe UK froze the "
+                                 "assets of ten shipping companies on Tuesday."},
+        '{"id": "news-2", "text": "cut off',
+        {"id": "news-3", "text": "Poland will send instructors to train Ukrainian troops."},
+        {"id": "news-4"},
+    ])
+    (inp / "page.txt").write_text("A court heard spying charges against a railway worker.\n",
+                                  encoding="utf-8")
+    summary = predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
+    frame = pd.read_parquet(out / "predictions.parquet")
+    assert set(frame["article_id"]) == {"news-1", "news-3", "page"}
+    assert frame.loc[frame["article_id"] == "news-1", "text"].tolist() == [
+        "Britain hits Russia with new sanctions",
+        "The UK froze the assets of ten shipping companies on Tuesday."]
+    rejected = read_jsonl(out / "rejected.jsonl")
+    assert [(r["file"], r["line"]) for r in rejected] == [(str(batch), 2), (str(batch), 4)]
+    assert "not valid JSON" in rejected[0]["reason"]
+    assert rejected[0]["raw"].startswith('{"id": "news-2"')
+    assert summary["rejected"] == 2 and summary["articles"] == 3
+
+
+def test_rerun_does_not_leave_stale_rejects(store, tmp_path):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_jsonl(inp / "batch.jsonl", [{"id": "a", "text": "Some text."}, "{broken"])
+    predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
+    assert (out / "rejected.jsonl").exists()
+    write_jsonl(inp / "batch.jsonl", [{"id": "a", "text": "Some text."}])
+    predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
+    assert not (out / "rejected.jsonl").exists() or not read_jsonl(out / "rejected.jsonl")
+
+
+def test_predict_without_a_champion_says_so(tmp_path):
+    cfg = compose_config("predict", tmp_path / "experiments",
+                         [f"input='{RAW_DIR}'", f"output='{tmp_path / 'out'}'"])
+    with pytest.raises(LookupError, match="no model version holds"):
+        predict(cfg)
+    assert not (tmp_path / "out" / "predictions.parquet").exists()
+
+
+# ---- evaluate ----------------------------------------------------------------------------------
+
+METRIC_KEYS = ("n", "topic_micro_f1", "topic_macro_f1", "stance_macro_f1", "stance_accuracy")
+
+
+def test_evaluate_is_deterministic(store, tmp_path):
+    heldout = write_jsonl(tmp_path / "heldout.jsonl", tiny_corpus(5, prefix="heldout"))
+    cfg = store.make("evaluate", [f"data_file='{heldout}'"])
+    first, second = evaluate_model(cfg), evaluate_model(cfg)
+    for key in METRIC_KEYS:
+        assert key in first
+    assert first == second
+    assert first["n"] == 30
+    assert first["model_uri"] == "models:/topicstance/1"
+    assert first["data_file"] == str(heldout)
+    assert first["topic_micro_f1"] > 0.8 and first["stance_accuracy"] > 0.8
+    runs = store.client.search_runs(
+        [store.client.get_experiment_by_name("topicstance").experiment_id],
+        filter_string="tags.job = 'evaluate'")
+    assert len(runs) >= 2
+    assert runs[0].data.metrics["eval/topic_micro_f1"] == pytest.approx(first["topic_micro_f1"])
+    assert runs[0].data.metrics["eval/n"] == 30
+
+
+def test_evaluate_refuses_invalid_labels(store, tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [tiny_corpus(1)[0], {"id": "x", "text": "t"}])
+    with pytest.raises(ValueError, match=f"{bad}:2"):
+        evaluate_model(store.make("evaluate", [f"data_file='{bad}'"]))
+
+
+def test_evaluate_console_script(store, tmp_path):
+    expected = evaluate_model(store.make("evaluate", [f"data_file='{store.labeled}'"]))
+    result = subprocess.run(
+        [str(BIN / "topicstance-evaluate"), f"data_file='{store.labeled}'",
+         f"paths.experiments='{store.experiments}'", f"tracking.uri='{store.uri}'"],
+        check=False, cwd=tmp_path, env=clean_subprocess_env(), capture_output=True, text=True,
+        timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in METRIC_KEYS:
+        assert got[key] == expected[key], key
+    assert got["model_uri"] == "models:/topicstance/1"
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "mlflow.db").exists()
+    assert (store.experiments / "hydra").is_dir()

@@ -1,0 +1,170 @@
+"""Metrics on hand-made arrays with known answers, threshold tuning, the model interface."""
+
+import numpy as np
+import pytest
+
+from conftest import tiny_corpus
+from topicstance import corpus
+from topicstance.evaluate import compute_metrics, confusion_figure, report
+from topicstance.labels import Taxonomy
+from topicstance.models import build_model, load_model
+from topicstance.models.base import THRESHOLD_GRID, tune_thresholds
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory):
+    from conftest import compose_config
+
+    return compose_config("train", tmp_path_factory.mktemp("exp"))
+
+
+@pytest.fixture(scope="module")
+def taxonomy(cfg):
+    return Taxonomy.from_config(cfg.labels)
+
+
+# Six segments, the taxonomy's four topics in order; row 3 is `other` (no topic).
+TRUE_TOPICS = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1],
+                        [1, 0, 0, 0]])
+PRED_TOPICS = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 1],
+                        [1, 0, 0, 0]])
+TRUE_STANCE = np.array([0, 0, 1, 2, 2, 0])
+PRED_STANCE = np.array([0, 1, 1, 2, 0, 2])
+
+
+def test_compute_metrics_known_answers(taxonomy):
+    assert len(taxonomy.topics) == 4 and len(taxonomy.stances) == 3
+    m = compute_metrics(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    t, s = taxonomy.topics, taxonomy.stances
+    # topics: t0 3 TP; t1 1 TP + 1 FN; t2 1 TP; t3 1 TP + 1 FP -> micro 2*6 / (2*6 + 1 + 1)
+    assert m["topic_micro_f1"] == pytest.approx(6 / 7, abs=1e-6)
+    assert m[f"topic_f1/{t[0]}"] == pytest.approx(1.0)
+    assert m[f"topic_f1/{t[1]}"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m[f"topic_f1/{t[2]}"] == pytest.approx(1.0)
+    assert m[f"topic_f1/{t[3]}"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["topic_macro_f1"] == pytest.approx(5 / 6, abs=1e-6)
+    # stances: s0 P=1/2 R=1/3; s1 P=1/2 R=1; s2 P=1/2 R=1/2
+    assert m[f"stance_f1/{s[0]}"] == pytest.approx(0.4)
+    assert m[f"stance_f1/{s[1]}"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m[f"stance_f1/{s[2]}"] == pytest.approx(0.5)
+    assert m["stance_macro_f1"] == pytest.approx(47 / 90, abs=1e-6)
+    assert m["stance_accuracy"] == pytest.approx(0.5)
+    assert m["mean_macro_f1"] == pytest.approx(61 / 90, abs=1e-6)
+    assert set(m) == ({"topic_micro_f1", "topic_macro_f1", "stance_macro_f1", "stance_accuracy",
+                       "mean_macro_f1"}
+                      | {f"topic_f1/{x}" for x in t} | {f"stance_f1/{x}" for x in s})
+    assert all(isinstance(v, float) for v in m.values())
+
+
+def test_other_is_no_label(taxonomy):
+    base = compute_metrics(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    assert f"topic_f1/{taxonomy.no_topic}" not in base
+    # More correctly predicted `other` rows change no topic score: there is nothing to hit.
+    none = np.zeros((3, 4), dtype=int)
+    more = compute_metrics(taxonomy, np.vstack([TRUE_TOPICS, none]),
+                           np.vstack([PRED_TOPICS, none]),
+                           np.r_[TRUE_STANCE, [2, 2, 2]], np.r_[PRED_STANCE, [2, 2, 2]])
+    for key in ["topic_micro_f1", "topic_macro_f1"] + [f"topic_f1/{x}" for x in taxonomy.topics]:
+        assert more[key] == base[key], key
+    # A topic predicted on an `other` row is a false positive: micro 2*6 / (2*6 + 2 + 1).
+    wrong = PRED_TOPICS.copy()
+    wrong[3, 0] = 1
+    m = compute_metrics(taxonomy, TRUE_TOPICS, wrong, TRUE_STANCE, PRED_STANCE)
+    assert m["topic_micro_f1"] == pytest.approx(0.8, abs=1e-6)
+    assert m[f"topic_f1/{taxonomy.topics[0]}"] == pytest.approx(6 / 7, abs=1e-6)
+
+
+def test_perfect_predictions_score_one(taxonomy):
+    m = compute_metrics(taxonomy, TRUE_TOPICS, TRUE_TOPICS, TRUE_STANCE, TRUE_STANCE)
+    assert all(v == pytest.approx(1.0) for v in m.values()), m
+
+
+def test_report_and_figure_name_every_label(taxonomy):
+    text = report(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    for name in taxonomy.topics + taxonomy.stances:
+        assert name in text
+    fig = confusion_figure(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    assert [ax.get_title() for ax in fig.axes] == ["stance", *taxonomy.topics]
+
+
+# ---- thresholds --------------------------------------------------------------------------------
+
+def test_tune_thresholds_known_answers():
+    truth = np.array([[1, 1, 0, 1, 0],
+                      [1, 1, 0, 0, 0],
+                      [0, 0, 0, 1, 0],
+                      [0, 0, 0, 0, 0]])
+    scores = np.array([[0.3, 0.8, 0.7, 0.9, 0.0],
+                       [0.3, 0.8, 0.2, 0.1, 0.0],
+                       [0.1, 0.6, 0.9, 0.4, 0.0],
+                       [0.1, 0.6, 0.1, 0.6, 0.0]])
+    th = tune_thresholds(scores, truth)
+    assert th.shape == (5,)
+    # col 0: perfect at 0.15..0.30 -> the one nearest 0.5 is 0.30 (score >= threshold counts)
+    # col 1: perfect at 0.65..0.80 -> 0.65
+    # col 2: no positive in truth -> stays 0.5
+    # col 3: positives 0.9, 0.4; negatives 0.6, 0.1 -> best F1 0.8 at 0.15..0.40 -> 0.40
+    # col 4: no threshold finds anything, every F1 is 0 -> the tie goes to 0.5
+    assert th.tolist() == pytest.approx([0.3, 0.65, 0.5, 0.4, 0.5])
+    assert all(t in THRESHOLD_GRID or t == 0.5 for t in th)
+
+
+def test_thresholds_make_the_best_dev_decisions():
+    rng = np.random.default_rng(0)
+    truth = (rng.random((200, 3)) < 0.3).astype(int)
+    scores = np.clip(0.35 * truth + rng.random((200, 3)) * 0.6, 0, 1)
+    th = tune_thresholds(scores, truth)
+
+    def f1(col, t):
+        pred = scores[:, col] >= t
+        tp = (pred & (truth[:, col] == 1)).sum()
+        return 2 * tp / (pred.sum() + truth[:, col].sum())
+
+    for col in range(3):
+        assert f1(col, th[col]) == pytest.approx(max(f1(col, t) for t in THRESHOLD_GRID))
+
+
+# ---- the model interface, through the TF-IDF family --------------------------------------------
+
+def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path):
+    import datasets
+
+    rows = datasets.Dataset.from_list(tiny_corpus(12))
+    train_rows, dev_rows = corpus.split_by_article(rows, 0.25, seed=0)
+    assert not set(train_rows["article_id"]) & set(dev_rows["article_id"])
+    model = build_model(cfg.model, taxonomy)
+    model.fit(corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy))
+    assert all(t in THRESHOLD_GRID or t == 0.5 for t in model.thresholds)
+
+    texts = list(dev_rows["text"])
+    frame = model.predict_frame(texts)
+    assert len(frame) == len(texts)
+    assert set(frame.columns) >= {"topics", "stance", "stance_score",
+                                  *(f"score_{t}" for t in taxonomy.topics),
+                                  *(f"prob_{s}" for s in taxonomy.stances)}
+    probs = frame[[f"prob_{s}" for s in taxonomy.stances]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert np.allclose(frame["stance_score"], probs.max(axis=1))
+    for topics, (_, row) in zip(frame["topics"], frame.iterrows()):
+        assert topics == [t for j, t in enumerate(taxonomy.topics)
+                          if row[f"score_{t}"] >= model.thresholds[j]]
+    # The tiny corpus is easy: the dev split is predicted well.
+    truth = corpus.to_split(dev_rows, taxonomy)
+    m = compute_metrics(taxonomy, truth.topics, taxonomy.topics_to_matrix(frame["topics"]),
+                        truth.stances, taxonomy.stances_to_index(frame["stance"]))
+    assert m["topic_micro_f1"] > 0.9 and m["stance_accuracy"] > 0.9
+
+    restored = load_model(model.save(tmp_path / "model"))
+    assert restored.taxonomy == taxonomy
+    assert np.array_equal(restored.thresholds, model.thresholds)
+    again = restored.predict_frame(texts)
+    assert again["topics"].tolist() == frame["topics"].tolist()
+    assert np.allclose(again.drop(columns=["topics", "stance"]).to_numpy(),
+                       frame.drop(columns=["topics", "stance"]).to_numpy())
+
+
+def test_unknown_model_family_is_refused(taxonomy):
+    from omegaconf import OmegaConf
+
+    with pytest.raises(ValueError, match="unknown model.family"):
+        build_model(OmegaConf.create({"family": "no_such_family"}), taxonomy)

@@ -1,0 +1,115 @@
+"""MiniLM families: offline loading from the package folder, a tiny fine-tune, pyfunc round trips."""
+
+import os
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import tiny_corpus
+from topicstance import tracking
+from topicstance.config import CONF_DIR, packaged_minilm
+from topicstance.labels import Taxonomy
+from topicstance.models import build_model
+from topicstance.models.base import LabeledSplit
+
+TAXONOMY = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
+# Small and fast: short inputs, one epoch, tiny batches.
+TINY = {"max_length": 48, "batch_size": 8, "train_batch_size": 8, "max_epochs": 1, "threads": 2}
+
+
+def _split(records) -> LabeledSplit:
+    return LabeledSplit([r["text"] for r in records],
+                        TAXONOMY.topics_to_matrix([r["topics"] for r in records]),
+                        TAXONOMY.stances_to_index([r["stance"] for r in records]))
+
+
+def _model(family: str, **overrides):
+    cfg = OmegaConf.load(CONF_DIR / "model" / f"{family}.yaml")
+    cfg.pretrained_path = packaged_minilm()
+    for key, value in {**TINY, **overrides}.items():
+        if key in cfg:
+            cfg[key] = value
+    return build_model(cfg, TAXONOMY)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    rows = tiny_corpus(n_articles=6, prefix="mini")
+    return _split(rows[:24]), _split(rows[24:])
+
+
+def test_default_pretrained_path_is_the_packaged_minilm_and_loads_offline():
+    path = packaged_minilm()
+    assert os.path.isfile(os.path.join(path, "config.json"))
+    assert os.path.isfile(os.path.join(path, "model.safetensors"))
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    resolved = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "minilm_linear.yaml"),
+                                      resolve=True)
+    assert resolved["pretrained_path"] == path
+
+
+@pytest.mark.slow
+def test_minilm_linear_fits_and_survives_a_pyfunc_round_trip(splits, tmp_path):
+    train, dev = splits
+    model = _model("minilm_linear")
+    model.fit(train, dev)
+    topic_scores, stance_scores = model.predict_scores(dev.texts)
+    assert topic_scores.shape == (len(dev), len(TAXONOMY.topics))
+    np.testing.assert_allclose(stance_scores.sum(axis=1), 1.0, atol=1e-5)
+    _assert_pyfunc_round_trip(model, dev.texts, tmp_path)
+
+
+@pytest.mark.slow
+def test_tiny_finetune_learns_and_survives_a_pyfunc_round_trip(splits, tmp_path):
+    train, dev = splits
+    epochs = []
+    model = _model("minilm_finetune", max_epochs=2, patience=2)
+    model.fit(train, dev, on_epoch=lambda metrics, step: epochs.append((step, metrics)))
+    assert [step for step, _ in epochs] == [1, 2]
+    assert {"epoch/train_loss", "epoch/topic_macro_f1", "epoch/stance_macro_f1"} <= set(epochs[0][1])
+    assert epochs[1][1]["epoch/train_loss"] < epochs[0][1]["epoch/train_loss"]
+    _assert_pyfunc_round_trip(model, dev.texts, tmp_path)
+
+
+@pytest.mark.slow
+def test_finetune_is_reproducible_with_a_fixed_seed(splits):
+    train, dev = splits
+    scores = []
+    for _ in range(2):
+        model = _model("minilm_finetune")
+        model.fit(train, dev)
+        scores.append(model.predict_scores(dev.texts[:6])[0])
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_int8_and_bf16_stay_close_to_fp32(splits):
+    train, dev = splits
+    model = _model("minilm_linear")
+    model.fit(train, dev)
+    fp32_topics, fp32_stance = model.predict_scores(dev.texts)
+    for precision in ("int8", "bf16"):
+        model.set_precision(precision)
+        topics, stance = model.predict_scores(dev.texts)
+        assert np.abs(topics - fp32_topics).max() < 0.15, precision
+        assert np.abs(stance - fp32_stance).max() < 0.15, precision
+    with pytest.raises(ValueError):
+        model.set_precision("fp8")
+
+
+def _assert_pyfunc_round_trip(model, texts, tmp_path):
+    """Logged, reloaded through MLflow, the model gives the in-memory model's scores."""
+    tracking.configure(OmegaConf.create({
+        "uri": f"sqlite:///{tmp_path}/mlflow.db", "experiment": "minilm-test",
+        "artifact_location": str(tmp_path / "artifacts")}))
+    with mlflow.start_run():
+        uri = tracking.log_model(model, texts[:3])
+    loaded = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
+    expected = model.predict_frame(texts)
+    for column in [c for c in expected.columns if c.startswith(("score_", "prob_"))]:
+        np.testing.assert_allclose(loaded[column].to_numpy(), expected[column].to_numpy(), atol=1e-5)
+    assert loaded["stance"].tolist() == expected["stance"].tolist()
+    assert [list(t) for t in loaded["topics"]] == [list(t) for t in expected["topics"]]
