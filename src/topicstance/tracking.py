@@ -96,10 +96,6 @@ def log_figure(figure, artifact_file: str) -> None:
     mlflow.log_figure(figure, artifact_file)
 
 
-def log_file(path: Path, artifact_path: str | None = None) -> None:
-    mlflow.log_artifact(str(path), artifact_path)
-
-
 def log_model(model: TopicStanceModel, example_texts: list[str]) -> str:
     """Log `model` as a pyfunc (signature, input example, pinned requirements); returns its URI."""
     import pandas as pd
