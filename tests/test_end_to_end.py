@@ -47,7 +47,8 @@ def new_store(root: Path, labeled: Path):
         return compose_config(name, experiments, overrides)
 
     def train_with(*overrides):
-        return train(make("train", [labeled_override(labeled), *overrides]))
+        # These tests are about the jobs, not the default model: the fast baseline does.
+        return train(make("train", ["model=tfidf_linear", labeled_override(labeled), *overrides]))
 
     return SimpleNamespace(experiments=experiments, uri=uri, make=make, train=train_with,
                            labeled=labeled, client=MlflowClient(tracking_uri=uri,

@@ -113,3 +113,21 @@ def _assert_pyfunc_round_trip(model, texts, tmp_path):
         np.testing.assert_allclose(loaded[column].to_numpy(), expected[column].to_numpy(), atol=1e-5)
     assert loaded["stance"].tolist() == expected["stance"].tolist()
     assert [list(t) for t in loaded["topics"]] == [list(t) for t in expected["topics"]]
+
+
+@pytest.mark.slow
+def test_ensemble_averages_its_members_and_survives_a_pyfunc_round_trip(splits, tmp_path):
+    train, dev = splits
+    cfg = OmegaConf.load(CONF_DIR / "model" / "tfidf_minilm.yaml")
+    members = {name: OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
+               for name in ("tfidf_linear", "minilm_finetune")}
+    members["minilm_finetune"].pretrained_path = packaged_minilm()
+    for key, value in TINY.items():
+        members["minilm_finetune"][key] = value
+    model = build_model(OmegaConf.create({"family": cfg.family, "members": members}), TAXONOMY)
+    model.fit(train, dev)
+    topics, stances = model.predict_scores(dev.texts)
+    member_scores = [m.predict_scores(dev.texts) for m in model.members.values()]
+    np.testing.assert_allclose(topics, np.mean([t for t, _ in member_scores], axis=0), atol=1e-6)
+    np.testing.assert_allclose(stances, np.mean([s for _, s in member_scores], axis=0), atol=1e-6)
+    _assert_pyfunc_round_trip(model, dev.texts, tmp_path)

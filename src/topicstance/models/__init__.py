@@ -14,6 +14,7 @@ FAMILIES = {
     "tfidf_linear": "topicstance.models.tfidf_linear:TfidfLinearModel",
     "minilm_linear": "topicstance.models.minilm:MiniLMLinearModel",
     "minilm_finetune": "topicstance.models.minilm:MiniLMFinetuneModel",
+    "ensemble": "topicstance.models.ensemble:EnsembleModel",
 }
 
 
@@ -25,7 +26,12 @@ def model_class(family: str) -> type[TopicStanceModel]:
 
 
 def build_model(model_cfg, taxonomy: Taxonomy) -> TopicStanceModel:
-    params = OmegaConf.to_container(model_cfg, resolve=True)
+    return build_from_params(OmegaConf.to_container(model_cfg, resolve=True), taxonomy)
+
+
+def build_from_params(params: dict, taxonomy: Taxonomy) -> TopicStanceModel:
+    """A model from a plain dict of its config: `family` plus that family's settings."""
+    params = dict(params)
     return model_class(params.pop("family"))(taxonomy, params)
 
 
@@ -34,4 +40,5 @@ def load_model(directory: Path) -> TopicStanceModel:
     return model_class(meta["family"]).restore(directory, meta)
 
 
-__all__ = ["LabeledSplit", "TopicStanceModel", "build_model", "load_model", "model_class"]
+__all__ = ["LabeledSplit", "TopicStanceModel", "build_from_params", "build_model", "load_model",
+           "model_class"]
