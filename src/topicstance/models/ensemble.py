@@ -22,6 +22,12 @@ class EnsembleModel(TopicStanceModel):
         self.members = {name: build_from_params(member, taxonomy)
                         for name, member in self.params["members"].items()}
 
+    def set_precision(self, precision: str) -> None:
+        """Inference precision of the members that have one (the encoders)."""
+        for member in self.members.values():
+            if hasattr(member, "set_precision"):
+                member.set_precision(precision)
+
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch: MetricsCallback | None):
         for member in self.members.values():
             member.fit(train, dev, on_epoch)
