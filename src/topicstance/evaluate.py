@@ -5,11 +5,8 @@ treat each taxonomy topic as its own yes/no label (`other` is no label); macro m
 over the topics and over the stances.
 """
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.metrics import (
     accuracy_score,
     classification_report,
@@ -19,6 +16,14 @@ from sklearn.metrics import (
 )
 
 from topicstance.labels import Taxonomy
+from topicstance.models.base import LabeledSplit
+
+
+def paired(taxonomy: Taxonomy, truth: LabeledSplit, predicted) -> tuple:
+    """(taxonomy, true topics, predicted topics, true stances, predicted stances): the arguments
+    of `compute_metrics`, `report` and `confusion_figure`, from a model's prediction frame."""
+    return (taxonomy, truth.topics, taxonomy.topics_to_matrix(predicted["topics"]),
+            truth.stances, taxonomy.stances_to_index(predicted["stance"]))
 
 
 def compute_metrics(taxonomy: Taxonomy, true_topics: np.ndarray, pred_topics: np.ndarray,
@@ -51,7 +56,8 @@ def report(taxonomy: Taxonomy, true_topics, pred_topics, true_stance, pred_stanc
 def confusion_figure(taxonomy: Taxonomy, true_topics, pred_topics, true_stance, pred_stance):
     """Stance confusion matrix and one yes/no matrix per topic, in one figure."""
     n_topics = len(taxonomy.topics)
-    fig, axes = plt.subplots(1, n_topics + 1, figsize=(3.2 * (n_topics + 1) + 1.5, 3.6))
+    fig = Figure(figsize=(3.2 * (n_topics + 1) + 1.5, 4.0))
+    axes = fig.subplots(1, n_topics + 1)
     stance_cm = confusion_matrix(true_stance, pred_stance, labels=range(len(taxonomy.stances)))
     _draw(axes[0], stance_cm, list(taxonomy.stances), "stance")
     for ax, topic, cm in zip(axes[1:], taxonomy.topics,

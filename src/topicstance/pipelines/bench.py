@@ -34,10 +34,7 @@ def bench(cfg: DictConfig) -> list[dict]:
         started = time.perf_counter()
         model.predict_scores(texts)
         seconds = time.perf_counter() - started
-        predicted = model.predict_frame(dev.texts)
-        metrics = evaluate.compute_metrics(taxonomy, dev.topics,
-                                           taxonomy.topics_to_matrix(predicted["topics"]),
-                                           dev.stances, taxonomy.stances_to_index(predicted["stance"]))
+        metrics = evaluate.compute_metrics(*evaluate.paired(taxonomy, dev, model.predict_frame(dev.texts)))
         results.append({"model_uri": model_uri, "family": model.family, "precision": precision,
                         "segments": len(texts), "segments_per_second": round(len(texts) / seconds, 1),
                         "dev_topic_macro_f1": metrics["topic_macro_f1"],

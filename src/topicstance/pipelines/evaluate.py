@@ -23,9 +23,7 @@ def evaluate_model(cfg: DictConfig) -> dict:
                                                         "data_file": str(data_file)}):
         tracking.log_config(cfg)
         predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame({"text": rows["text"]}))
-        truth = corpus.to_split(rows, taxonomy)
-        scores = (taxonomy, truth.topics, taxonomy.topics_to_matrix(predicted["topics"]),
-                  truth.stances, taxonomy.stances_to_index(predicted["stance"]))
+        scores = evaluate.paired(taxonomy, corpus.to_split(rows, taxonomy), predicted)
         metrics = evaluate.compute_metrics(*scores)
         tracking.log_metrics({"n": len(rows), **metrics}, prefix="eval/")
         tracking.log_text(evaluate.report(*scores), "classification_report.txt")

@@ -58,13 +58,13 @@ def predict(cfg: DictConfig) -> dict:
         write_rejected(rejected, output / "rejected.jsonl")  # empty when nothing was set aside
         for r in rejected:
             log.warning("set aside %s", r)
-        summary = _summary(predictions, rejected, cfg.tracking, path)
+        summary = _summary(predictions, rejected, path)
         tracking.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
         tracking.log_dict(summary, "predict_summary.json")
     return summary
 
 
-def _summary(predictions: pd.DataFrame, rejected: list, tracking_cfg, path: Path) -> dict:
+def _summary(predictions: pd.DataFrame, rejected: list, path: Path) -> dict:
     topic_counts = Counter(t for topics in predictions.get("topics", []) for t in topics)
     stance_counts = Counter(predictions.get("stance", []))
     summary = {

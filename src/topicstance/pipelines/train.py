@@ -35,15 +35,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         model = build_model(cfg.model, taxonomy)
         started = time.perf_counter()
         model.fit(train_split, dev_split,
-                  on_epoch=lambda m, step: tracking.log_metrics(m, prefix="dev/", step=step))
+                  on_epoch=lambda m, step: tracking.log_metrics(m, step=step))
         train_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         predicted = model.predict_frame(dev_split.texts)
         predict_seconds = time.perf_counter() - started
-        pred_topics = taxonomy.topics_to_matrix(predicted["topics"])
-        pred_stance = taxonomy.stances_to_index(predicted["stance"])
-        scores = (taxonomy, dev_split.topics, pred_topics, dev_split.stances, pred_stance)
+        scores = evaluate.paired(taxonomy, dev_split, predicted)
         metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
         metrics["train_seconds"] = round(train_seconds, 2)
         metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
@@ -75,8 +73,5 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy) -> dict[str, float]:
     if rejected:
         raise ValueError(f"invalid held-out records: {rejected[0]}")
     truth = corpus.to_split(rows, taxonomy)
-    predicted = model.predict_frame(truth.texts)
-    scores = evaluate.compute_metrics(taxonomy, truth.topics,
-                                      taxonomy.topics_to_matrix(predicted["topics"]),
-                                      truth.stances, taxonomy.stances_to_index(predicted["stance"]))
+    scores = evaluate.compute_metrics(*evaluate.paired(taxonomy, truth, model.predict_frame(truth.texts)))
     return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}
