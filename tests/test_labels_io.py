@@ -1,6 +1,8 @@
 """The taxonomy built from conf/labels, the labeled-record reader and the article readers."""
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -132,8 +134,28 @@ def test_read_labeled_duplicate_ids_across_files_and_missing_file(taxonomy, tmp_
     rows, rejected = read_labeled([first, missing, second], taxonomy)
     assert len(rows) == 3
     assert [(r.file, r.line) for r in rejected] == [(str(missing), 0), (str(second), 2)]
-    assert "not found" in rejected[0].reason
+    assert "No such file" in rejected[0].reason
     assert f"{first}:2" in rejected[1].reason
+
+
+def test_read_labeled_with_no_valid_record_returns_an_empty_dataset(taxonomy, tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{not json", '{"id": "x"}'])
+    rows, rejected = read_labeled([bad, tmp_path], taxonomy)  # a folder cannot be read either
+    assert len(rows) == 0
+    assert set(rows.column_names) >= {"id", "article_id", "text", "topics", "stance"}
+    assert [(r.file, r.line) for r in rejected] == [(str(bad), 1), (str(bad), 2), (str(tmp_path), 0)]
+
+
+def test_read_labeled_reads_from_a_pipe(taxonomy, tmp_path):
+    """`<(cat a.jsonl b.jsonl)` in a shell hands over a pipe, not a regular file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = json.dumps(record(taxonomy, 0)) + "\n"
+    writer = threading.Thread(target=fifo.write_text, args=(line,))
+    writer.start()
+    rows, rejected = read_labeled([fifo], taxonomy)
+    writer.join()
+    assert (len(rows), rejected) == (1, [])
 
 
 def test_read_labeled_accepts_other_and_extra_fields(taxonomy, tmp_path):

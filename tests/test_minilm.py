@@ -6,7 +6,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from omegaconf import OmegaConf
+from transformers import AutoModel, AutoTokenizer
 
 from conftest import tiny_corpus
 from topicstance import tracking
@@ -45,7 +47,10 @@ def test_default_pretrained_path_is_the_packaged_minilm_and_loads_offline():
     path = packaged_minilm()
     assert os.path.isfile(os.path.join(path, "config.json"))
     assert os.path.isfile(os.path.join(path, "model.safetensors"))
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    tokenizer, encoder = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+    with torch.inference_mode():
+        hidden = encoder(**tokenizer(["Sanctions were tightened."], return_tensors="pt"))
+    assert hidden.last_hidden_state.shape[-1] == encoder.config.hidden_size == 384
     resolved = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "minilm_linear.yaml"),
                                       resolve=True)
     assert resolved["pretrained_path"] == path

@@ -105,7 +105,7 @@ def test_missing_file_is_a_problem(make_config, corpus_files, tmp_path):
     seeds, _ = corpus_files
     missing = tmp_path / "labeled" / "nothere.jsonl"
     problems, _ = validate_data(make_config("validate_data", [labeled_override(seeds, missing)]))
-    assert problems == [f"{missing}:0: file not found"]
+    assert problems == [f"{missing}:0: cannot read: No such file or directory"]
 
 
 def test_near_duplicates_found_whatever_the_path_spelling(make_config, corpus_files):

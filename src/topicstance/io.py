@@ -44,10 +44,12 @@ def read_labeled(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Reje
     """
     records, rejected, seen_ids = [], [], {}
     for path in map(Path, paths):
-        if not path.is_file():
-            rejected.append(Rejected(str(path), 0, "file not found"))
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:  # missing, a folder, unreadable: the file is set aside whole
+            rejected.append(Rejected(str(path), 0, f"cannot read: {e.strerror or e}"))
             continue
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             record, errors = _parse_labeled(line, taxonomy)
@@ -67,7 +69,8 @@ def read_labeled(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Reje
         "stance": datasets.Value("string"), "source": datasets.Value("string"),
         "file": datasets.Value("string"), "line": datasets.Value("int64"),
     })
-    return datasets.Dataset.from_list(records, features=features), rejected
+    columns = {name: [r[name] for r in records] for name in features}  # works with no records
+    return datasets.Dataset.from_dict(columns, features=features), rejected
 
 
 def _parse_labeled(line: str, taxonomy: Taxonomy) -> tuple[dict | None, list[str]]:
