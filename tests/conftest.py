@@ -7,9 +7,11 @@ and MLflow runs against a sqlite store inside `tmp_path`.
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
+from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from topicstance.config import CONF_DIR, PROJECT_ROOT
@@ -205,3 +207,28 @@ def clean_subprocess_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in LEAKY_ENV}
     env.update(QUIET_ENV)
     return env
+
+
+# ---- a tmp MLflow store with trained models ---------------------------------------------------
+
+def labeled_override(*files) -> str:
+    return "data.labeled=[" + ",".join(f"'{f}'" for f in files) + "]"
+
+
+def new_store(root: Path, labeled: Path):
+    """A sqlite MLflow store under `root` and helpers to compose jobs against it."""
+    from topicstance.pipelines.train import train
+
+    experiments = root / "experiments"
+    uri = f"sqlite:///{experiments}/mlflow.db"
+
+    def make(name, overrides=()):
+        return compose_config(name, experiments, overrides)
+
+    def train_with(*overrides):
+        # Tests are about the jobs, not the default model: the fast baseline does.
+        return train(make("train", ["model=tfidf_linear", labeled_override(labeled), *overrides]))
+
+    return SimpleNamespace(experiments=experiments, uri=uri, make=make, train=train_with,
+                           labeled=labeled, client=MlflowClient(tracking_uri=uri,
+                                                                registry_uri=uri))

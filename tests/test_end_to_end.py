@@ -1,4 +1,5 @@
-"""The jobs end to end on a tmp MLflow store: train -> registry -> predict / evaluate.
+"""The jobs end to end on a tmp MLflow store: train -> registry -> evaluate (predict has its own
+module, test_predict_batch.py).
 
 The pipeline functions are called directly with configs composed from conf/, the way the
 `@hydra.main` entry points call them; one test runs a real console script.
@@ -8,51 +9,24 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from conftest import (
-    RAW_DIR,
-    SEEDS_FILE,
     clean_subprocess_env,
-    compose_config,
+    new_store,
     read_jsonl,
     tiny_corpus,
     write_jsonl,
 )
 from topicstance.labels import Taxonomy
 from topicstance.pipelines.evaluate import evaluate_model
-from topicstance.pipelines.predict import predict
-from topicstance.pipelines.train import train
 
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 MODEL_NAME, ALIAS = "topicstance", "champion"
 WORSE_MODEL = ["model.C=0.001", "model.class_weight_balanced=false"]  # near-constant scores
-
-
-def labeled_override(*files) -> str:
-    return "data.labeled=[" + ",".join(f"'{f}'" for f in files) + "]"
-
-
-def new_store(root: Path, labeled: Path):
-    experiments = root / "experiments"
-    uri = f"sqlite:///{experiments}/mlflow.db"
-
-    def make(name, overrides=()):
-        return compose_config(name, experiments, overrides)
-
-    def train_with(*overrides):
-        # These tests are about the jobs, not the default model: the fast baseline does.
-        return train(make("train", ["model=tfidf_linear", labeled_override(labeled), *overrides]))
-
-    return SimpleNamespace(experiments=experiments, uri=uri, make=make, train=train_with,
-                           labeled=labeled, client=MlflowClient(tracking_uri=uri,
-                                                                registry_uri=uri))
 
 
 @pytest.fixture(scope="module")
@@ -136,86 +110,6 @@ def test_promotion_policy(tmp_path, tiny_labeled_file):
     s.train("registry.promote=if_better")  # beats the worse champion
     assert champion(s) == "5"
     assert len(s.client.search_model_versions(f"name='{MODEL_NAME}'")) == 5
-
-
-# ---- predict -----------------------------------------------------------------------------------
-
-def test_predict_on_raw_pages(store, tmp_path):
-    out = tmp_path / "out"
-    summary = predict(store.make("predict", [f"input='{RAW_DIR}'", f"output='{out}'"]))
-    frame = pd.read_parquet(out / "predictions.parquet")
-    topics, stances = store.taxonomy.topics, store.taxonomy.stances
-
-    required = {"article_id", "segment_id", "text", "start", "end", "topics", "stance",
-                "stance_score", "model_uri", *(f"score_{t}" for t in topics)}
-    assert required <= set(frame.columns)
-    seeds = read_jsonl(SEEDS_FILE)
-    assert frame["segment_id"].tolist() == [r["id"] for r in seeds]
-    assert frame["text"].tolist() == [r["text"] for r in seeds]
-    assert frame["segment_id"].is_unique
-    assert (frame["model_uri"] == "models:/topicstance/1").all()  # the version, not the alias
-    assert {"000_18bd6555c77147e5-r1", "001_29c10ceec84ec9db-r3"} <= set(frame["article_id"])
-    assert all(set(t) <= set(topics) for t in frame["topics"])
-    assert set(frame["stance"]) <= set(stances)
-    scores = frame[[f"score_{t}" for t in topics] + ["stance_score"]]
-    assert ((scores >= 0) & (scores <= 1)).all().all()
-    assert (frame["stance_score"] >= 1 / len(stances) - 1e-9).all()
-    assert (frame["end"] > frame["start"]).all()
-
-    assert summary["segments"] == len(frame) == len(seeds)
-    assert summary["articles"] == frame["article_id"].nunique() == 11
-    assert summary["rejected"] == 0
-    assert sorted(p.name for p in out.iterdir()) == [".lock", "predictions.parquet", "rejected.jsonl"]
-    assert (out / "rejected.jsonl").read_text() == ""
-
-    # A re-run on the same output replaces it whole: same rows, nothing duplicated or left over.
-    predict(store.make("predict", [f"input='{RAW_DIR}'", f"output='{out}'"]))
-    again = pd.read_parquet(out / "predictions.parquet")
-    assert sorted(p.name for p in out.iterdir()) == [".lock", "predictions.parquet", "rejected.jsonl"]
-    assert (out / "rejected.jsonl").read_text() == ""
-    pd.testing.assert_frame_equal(again, frame)
-
-
-def test_predict_sets_bad_records_aside(store, tmp_path):
-    inp, out = tmp_path / "in", tmp_path / "out"
-    batch = write_jsonl(inp / "batch.jsonl", [
-        {"id": "news-1", "text": "Britain hits Russia with new sanctions\nThe UK froze the "
-                                 "assets of ten shipping companies on Tuesday."},
-        '{"id": "news-2", "text": "cut off',
-        {"id": "news-3", "text": "Poland will send instructors to train Ukrainian troops."},
-        {"id": "news-4"},
-    ])
-    (inp / "page.txt").write_text("A court heard spying charges against a railway worker.\n",
-                                  encoding="utf-8")
-    summary = predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
-    frame = pd.read_parquet(out / "predictions.parquet")
-    assert set(frame["article_id"]) == {"news-1", "news-3", "page"}
-    assert frame.loc[frame["article_id"] == "news-1", "text"].tolist() == [
-        "Britain hits Russia with new sanctions",
-        "The UK froze the assets of ten shipping companies on Tuesday."]
-    rejected = read_jsonl(out / "rejected.jsonl")
-    assert [(r["file"], r["line"]) for r in rejected] == [(str(batch), 2), (str(batch), 4)]
-    assert "not valid JSON" in rejected[0]["reason"]
-    assert rejected[0]["raw"].startswith('{"id": "news-2"')
-    assert summary["rejected"] == 2 and summary["articles"] == 3
-
-
-def test_rerun_does_not_leave_stale_rejects(store, tmp_path):
-    inp, out = tmp_path / "in", tmp_path / "out"
-    write_jsonl(inp / "batch.jsonl", [{"id": "a", "text": "Some text."}, "{broken"])
-    predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
-    assert (out / "rejected.jsonl").exists()
-    write_jsonl(inp / "batch.jsonl", [{"id": "a", "text": "Some text."}])
-    predict(store.make("predict", [f"input='{inp}'", f"output='{out}'"]))
-    assert not (out / "rejected.jsonl").exists() or not read_jsonl(out / "rejected.jsonl")
-
-
-def test_predict_without_a_champion_says_so(tmp_path):
-    cfg = compose_config("predict", tmp_path / "experiments",
-                         [f"input='{RAW_DIR}'", f"output='{tmp_path / 'out'}'"])
-    with pytest.raises(LookupError, match="no model version holds"):
-        predict(cfg)
-    assert not (tmp_path / "out" / "predictions.parquet").exists()
 
 
 # ---- evaluate ----------------------------------------------------------------------------------

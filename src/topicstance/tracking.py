@@ -7,6 +7,7 @@ embedded sqlite store for a real server is a config change (`tracking=server`).
 import importlib.metadata
 import os
 import tempfile
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,14 @@ class Registered:
         return f"models:/{self.name}/{self.version}"
 
 
+class TrackingUnavailable(RuntimeError):
+    """The tracking server or store cannot be reached."""
+
+
 def configure(tracking_cfg) -> None:
     """Point MLflow at the configured store and make sure the experiment exists."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    check_reachable(tracking_cfg.uri)
     mlflow.set_tracking_uri(tracking_cfg.uri)
     mlflow.set_registry_uri(tracking_cfg.uri)
     if mlflow.get_experiment_by_name(tracking_cfg.experiment) is None:
@@ -48,6 +54,22 @@ def configure(tracking_cfg) -> None:
             location = Path(location).resolve().as_uri()
         mlflow.create_experiment(tracking_cfg.experiment, artifact_location=location)
     mlflow.set_experiment(tracking_cfg.experiment)
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with the URI named, instead of MLflow's minutes of retries."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except (OSError, ValueError) as e:
+        problem = str(getattr(e, "reason", e))
+    raise TrackingUnavailable(
+        f"MLflow tracking server {uri} is unreachable ({problem}); start it (`make server`) or "
+        f"point MLFLOW_TRACKING_URI at a running one")
 
 
 @contextmanager
@@ -166,6 +188,22 @@ def resolve_model_uri(uri: str) -> str:
                               f"(tracking URI: {mlflow.get_tracking_uri()})")
         return f"models:/{name}/{holder.version}"
     return uri
+
+
+def model_output_columns(uri: str) -> list[str]:
+    """The pyfunc's output columns, from its logged signature (the model is not loaded)."""
+    return mlflow.models.get_model_info(uri).signature.outputs.input_names()
+
+
+def current_run_id() -> str:
+    return mlflow.active_run().info.run_id
+
+
+def mark_killed(run_id: str) -> None:
+    """Close a run whose process was killed (it would otherwise stay RUNNING forever)."""
+    client = MlflowClient()
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, status="KILLED")
 
 
 def load_pyfunc(uri: str):

@@ -1,15 +1,39 @@
 import json
+import logging
+import sys
 
 import hydra
 
 from topicstance.cli import CONFIG_PATH
 
+log = logging.getLogger("topicstance.predict")
+
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
 def main(cfg) -> None:
-    from topicstance.pipelines.predict import predict
+    """Exit codes: 0 done, 3 done but some input was quarantined, 75 another run holds the
+    output folder, 1 failed (a dependency or argument; one line on stderr says which)."""
+    from topicstance import tracking
+    from topicstance.outputs import OutputLocked
+    from topicstance.pipelines.predict import (
+        EXIT_FAILED,
+        EXIT_LOCKED,
+        EXIT_QUARANTINED,
+        PredictError,
+        predict,
+    )
 
-    print(json.dumps(predict(cfg)))
+    try:
+        record = predict(cfg)
+    except OutputLocked as e:
+        print(f"topicstance-predict: {e}", file=sys.stderr)
+        sys.exit(EXIT_LOCKED)
+    except (PredictError, LookupError, tracking.TrackingUnavailable) as e:
+        print(f"topicstance-predict: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)
+    print(json.dumps(record))
+    if record["quarantined"]:
+        sys.exit(EXIT_QUARANTINED)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 PredictFn = Callable[[pd.DataFrame], pd.DataFrame]
 
@@ -15,8 +14,7 @@ class LocalEngine:
     def run(self, segments: pd.DataFrame, predict: PredictFn) -> pd.DataFrame:
         """`predict` takes a frame with a `text` column and returns one row per input row."""
         parts = []
-        for start in tqdm(range(0, len(segments), self.batch_size), desc="classifying",
-                          unit="batch", disable=len(segments) <= self.batch_size):
+        for start in range(0, len(segments), self.batch_size):
             batch = segments.iloc[start:start + self.batch_size]
             predicted = predict(batch[["text"]].reset_index(drop=True))
             parts.append(pd.concat([batch.reset_index(drop=True), predicted], axis=1))

@@ -56,6 +56,10 @@ class TopicStanceModel(ABC):
     def predict_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         ...
 
+    def inference_settings(self) -> dict:
+        """How inference runs here (e.g. the precision chosen for this CPU), for run records."""
+        return {}
+
     def predict_frame(self, texts: list[str]) -> pd.DataFrame:
         """Decisions and scores, one row per text: the pyfunc's output."""
         topic_scores, stance_scores = self.predict_scores(list(texts))

@@ -28,6 +28,12 @@ class EnsembleModel(TopicStanceModel):
             if hasattr(member, "set_precision"):
                 member.set_precision(precision)
 
+    def inference_settings(self) -> dict:
+        settings = {}
+        for member in self.members.values():
+            settings.update(member.inference_settings())
+        return settings
+
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch: MetricsCallback | None):
         for member in self.members.values():
             member.fit(train, dev, on_epoch)

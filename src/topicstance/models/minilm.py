@@ -33,13 +33,14 @@ from transformers import (
 )
 
 from topicstance.evaluate import compute_metrics
+from topicstance.hardware import choose_precision
 from topicstance.models.base import LabeledSplit, TopicStanceModel
 
 log = logging.getLogger(__name__)
 ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.joblib"
 FINETUNE_HEADS_FILE = "heads.pt"
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -55,9 +56,17 @@ class _EncoderModel(TopicStanceModel):
         self.set_precision(self.params.get("precision", "fp32"))
 
     def set_precision(self, precision: str) -> None:
+        """`auto` (see `topicstance.hardware`) is resolved here, when the model is built or
+        loaded, so a model trained on one CPU runs at the right precision on another."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         self.params["precision"], self._quantized = precision, None
+        self.precision, self.precision_reason = choose_precision(precision)
+        log.info("%s inference precision %s (%s)", self.family, self.precision,
+                 self.precision_reason)
+
+    def inference_settings(self) -> dict:
+        return {"precision": self.precision, "precision_reason": self.precision_reason}
 
     def _load_encoder(self, path: str) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -70,7 +79,7 @@ class _EncoderModel(TopicStanceModel):
 
     def _inference_module(self, module: nn.Module) -> nn.Module:
         """`module` itself, or (precision int8) a dynamically quantized copy, made once."""
-        if self.params.get("precision") != "int8":
+        if self.precision != "int8":
             return module
         if self._quantized is None:
             with warnings_silenced():
@@ -85,7 +94,7 @@ class _EncoderModel(TopicStanceModel):
         order = np.argsort([len(t) for t in texts], kind="stable")
         batch_size, outputs = int(self.params["batch_size"]), []
         autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
-                    if self.params.get("precision") == "bf16" else contextlib.nullcontext())
+                    if self.precision == "bf16" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
             for start in range(0, len(texts), batch_size):
                 batch = [texts[i] for i in order[start:start + batch_size]]

@@ -1,79 +1,282 @@
-"""Segment raw pages and classify every segment with a registered model."""
+"""The scheduled prediction job: new and changed pages in, committed Parquet parts out.
 
+Run it over the same growing folder every day: files whose bytes did not change since a
+committed part recorded them are skipped without being read, unchanged records of a changed
+JSONL file are skipped one by one, and only the rest is segmented, classified and written, in
+bounded batches. What the output folder holds is described in `topicstance.outputs`.
+"""
+
+import errno
+import hashlib
 import logging
+import os
+import shutil
+import tempfile
+import time
 from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig
+from tqdm.auto import tqdm
 
 from topicstance import tracking
 from topicstance.engines import build_engine
-from topicstance.io import (
-    Rejected,
-    output_lock,
-    read_articles,
-    write_parquet_atomic,
-    write_rejected,
-)
+from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
+from topicstance.outputs import BASE_COLUMN_NAMES, Output, State, segment_schema
 from topicstance.segment import Segmenter
 
 log = logging.getLogger(__name__)
-SEGMENT_COLUMNS = ["article_id", "segment_id", "text", "start", "end", "source"]
+
+EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED, EXIT_LOCKED = 0, 1, 3, 75
 
 
-def segments_table(input_path: Path, segmenter: Segmenter, cache_dir: Path,
-                   rejected: list[Rejected]) -> pd.DataFrame:
-    """One row per segment of every article under `input_path`; an article whose id was
-    already seen is set aside in `rejected`."""
-    rows, seen = [], {}
-    for page_id, text, source in read_articles(input_path, cache_dir, rejected):
-        if page_id in seen:
-            rejected.append(Rejected(source, 0, f"duplicate article id {page_id!r} "
-                                                f"(first in {seen[page_id]})"))
-            continue
-        seen[page_id] = source
-        for article, segments in segmenter.segment_page(page_id, text, source):
-            rows += [{"article_id": s.article_id, "segment_id": s.segment_id, "text": s.text,
-                      "start": s.start, "end": s.end, "source": article.source} for s in segments]
-    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+class PredictError(RuntimeError):
+    """A failing dependency or unusable argument: one line for the user, a non-zero exit."""
+
+
+@dataclass
+class Counts:
+    files_seen: int = 0
+    files_unchanged: int = 0
+    articles_new: int = 0
+    articles_changed: int = 0
+    articles_unchanged: int = 0
+    articles_written: int = 0
+    segments: int = 0
+    quarantined: int = 0
+    parts: int = 0
+    rows_superseded: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+    topics: Counter = field(default_factory=Counter)
+    stances: Counter = field(default_factory=Counter)
 
 
 def predict(cfg: DictConfig) -> dict:
-    """Writes `<output>/predictions.parquet` and `<output>/rejected.jsonl`; returns a summary."""
-    input_path, output = Path(cfg.input).expanduser().resolve(), Path(cfg.output).expanduser().resolve()
-    segmenter = Segmenter.from_config(cfg.segmenter)
+    """Process what is new under `cfg.input` into `cfg.output`; returns the run record."""
+    started = time.time()
+    input_path = Path(cfg.input).expanduser().absolute()
+    output = Output(Path(cfg.output).expanduser().absolute())
+    if not (input_path.exists() or input_path.is_symlink()):
+        raise PredictError(f"input not found: {input_path}; pass input=<file or folder>")
+    _check_writable(output.root, float(cfg.min_free_mb))
     tracking.configure(cfg.tracking)
     model_uri = tracking.resolve_model_uri(cfg.model_uri)
-    with output_lock(output), tracking.run("predict", cfg.get("run_name"), {"model_uri": model_uri}):
-        tracking.log_config(cfg)
-        rejected = []
-        segments = segments_table(input_path, segmenter, Path(cfg.paths.cache), rejected)
-        log.info("%d segments from %d articles under %s", len(segments),
-                 segments["article_id"].nunique(), input_path)
-        model = tracking.load_pyfunc(model_uri)
-        predictions = build_engine(cfg.engine).run(segments, model.predict)
-        predictions["model_uri"] = model_uri
-        path = write_parquet_atomic(predictions, output / "predictions.parquet")
-        write_rejected(rejected, output / "rejected.jsonl")  # empty when nothing was set aside
-        for r in rejected:
-            log.warning("set aside %s", r)
-        summary = _summary(predictions, rejected, path)
-        tracking.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
-        tracking.log_dict(summary, "predict_summary.json")
+    created_output = not output.root.exists()
+    try:
+        with output.lock():
+            return _locked_run(cfg, input_path, output, model_uri, started)
+    except BaseException:
+        if created_output and not any(output.root.rglob("*.parquet")):
+            shutil.rmtree(output.root, ignore_errors=True)  # leave no trace of a run that did nothing
+        raise
+
+
+def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: float) -> dict:
+    recovered = output.recover()
+    for record in recovered["interrupted_runs"]:
+        log.warning("run %s was interrupted; its committed parts are kept, the rest is redone",
+                    record["run_id"])
+        if record.get("mlflow_run_id"):
+            tracking.mark_killed(record["mlflow_run_id"])
+    if recovered["temporary_files_removed"]:
+        log.info("removed %d leftover temporary files", recovered["temporary_files_removed"])
+    state = output.state()
+    files = list_files(input_path, exclude=output.root)
+    counts = Counts(files_seen=len(files))
+    todo = []
+    for file in files:
+        if not cfg.reprocess and state.files.get(str(file.path)) == file.fingerprint:
+            counts.files_unchanged += 1
+        else:
+            todo.append(file)
+    units_per_file = Counter(u.get("file") for u in state.units.values() if u.get("article_id"))
+    counts.articles_unchanged = sum(units_per_file[str(f.path)] for f in files if f not in todo)
+
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+    run_date = str(cfg.run_date or datetime.now().date().isoformat())
+    record = {"run_id": run_id, "status": "running", "started": _iso(started),
+              "input": str(input_path), "output": str(output.root), "run_date": run_date,
+              "model_uri": model_uri, "reprocess": bool(cfg.reprocess)}
+    model = tracking.load_pyfunc(model_uri) if todo else None
+    if model is not None:
+        record["inference"] = model.unwrap_python_model().model.inference_settings()
+    schema = segment_schema(tracking.model_output_columns(model_uri))
+
+    with tracking.run("predict", cfg.get("run_name"), {"model_uri": model_uri}):
+        tracking.log_params({"input": str(input_path), "output": str(output.root),
+                             "model_uri": model_uri, "reprocess": bool(cfg.reprocess),
+                             "run_date": run_date, "run_id": run_id})
+        record["mlflow_run_id"] = tracking.current_run_id()
+        output.write_run_record(record)
+        if not todo:
+            log.info("nothing new under %s: %d files unchanged since the last run; no model work, "
+                     "no new rows", input_path, counts.files_unchanged)
+        else:
+            batcher = _Batcher(cfg, output, state, schema, model, model_uri, run_id, run_date,
+                               counts)
+            try:
+                batcher.run(todo)
+            except OSError as e:
+                raise PredictError(_os_error_message(e, output.root)) from e
+        record.update(status="finished", finished=_iso(time.time()),
+                      wall_seconds=round(time.time() - started, 2), **_summary(counts))
+        record["segments_per_second"] = round(counts.segments / max(record["wall_seconds"], 1e-9),
+                                              1)
+        tracking.log_metrics({k: v for k, v in record.items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        tracking.log_dict(record, "predict_summary.json")
+        output.write_run_record(record)
+    return record
+
+
+class _Batcher:
+    """Reads units file by file, buffers them, and commits a part whenever the buffer holds
+    `batch_segments` segments (or `batch_units` units): memory stays bounded by the batch."""
+
+    def __init__(self, cfg, output: Output, state: State, schema, model, model_uri, run_id,
+                 run_date, counts: Counts):
+        self.output, self.state, self.schema = output, state, schema
+        self.model, self.model_uri = model, model_uri
+        self.run_id, self.run_date, self.counts = run_id, run_date, counts
+        self.reprocess = bool(cfg.reprocess)
+        self.segmenter = Segmenter.from_config(cfg.segmenter)
+        self.limits = Limits.from_config(cfg.limits)
+        self.cache_dir = Path(cfg.paths.cache)
+        self.engine = build_engine(cfg.engine)
+        self.batch_segments, self.batch_units = int(cfg.batch_segments), int(cfg.batch_units)
+        self.keys_this_run: set[str] = set()
+        self._reset()
+
+    def _reset(self):
+        self.rows, self.units, self.files, self.quarantined, self.redone = [], [], [], [], set()
+
+    def run(self, todo: list[InputFile]) -> None:
+        started = time.time()
+        bar = tqdm(todo, desc="predict", unit="file", disable=None)
+        for file in bar:
+            for unit in read_units(file, self.limits, self.cache_dir):
+                self._add(unit)
+                if len(self.rows) >= self.batch_segments or len(self.units) >= self.batch_units:
+                    self._commit()
+            self.files.append({"file": str(file.path), "fingerprint": file.fingerprint})
+            elapsed = max(time.time() - started, 1e-9)
+            bar.set_postfix(articles_s=f"{self.counts.articles_written / elapsed:.1f}",
+                            segments_s=f"{self.counts.segments / elapsed:.1f}", refresh=False)
+        if self.units or self.files:
+            self._commit()
+
+    def _add(self, unit: Unit) -> None:
+        key = unit.key
+        if key in self.keys_this_run:  # the same record id twice in one file: keep both
+            key = f"{unit.file}:{unit.line}"
+        previous = self.state.units.get(key)
+        if previous and previous["hash"] == unit.content_hash and not self.reprocess:
+            self.counts.articles_unchanged += 1
+            return
+        self.keys_this_run.add(key)
+        if previous:
+            self.redone.add(key)
+        entry = {"key": key, "hash": unit.content_hash, "file": unit.file}
+        if unit.reason:
+            self.counts.quarantined += 1
+            self.counts.quarantine_reasons[unit.reason.split(" (")[0].split(";")[0]] += 1
+            log.warning("quarantined %s%s: %s", unit.file, f":{unit.line}" if unit.line else "",
+                        unit.reason)
+            entry["quarantined"] = unit.reason
+            self.quarantined.append({"file": unit.file, "line": unit.line, "reason": unit.reason,
+                                     "excerpt": unit.excerpt, "key": key,
+                                     "content_hash": unit.content_hash, "run_id": self.run_id})
+        else:
+            if previous and previous.get("article_id"):
+                self.counts.articles_changed += 1
+            else:
+                self.counts.articles_new += 1
+            article_id = self._article_id(key, unit, previous)
+            entry["article_id"] = article_id
+            if unit.encoding not in ("utf-8", ""):
+                log.info("decoded %s as %s", unit.file, unit.encoding)
+            for article, segments in self.segmenter.segment_page(article_id, unit.text, key):
+                self.rows += [{"article_id": s.article_id, "segment_id": s.segment_id,
+                               "text": s.text, "start": s.start, "end": s.end, "source": key,
+                               "content_hash": unit.content_hash, "run_id": self.run_id}
+                              for s in segments]
+            self.counts.articles_written += 1
+        self.units.append(entry)
+        self.state.units[key] = entry
+
+    def _article_id(self, key: str, unit: Unit, previous: dict | None) -> str:
+        """Stable and unique: the id this key had before, else the proposed one, else (taken by
+        another source) the proposed one with a short hash of the key."""
+        if previous and previous.get("article_id"):
+            return previous["article_id"]
+        article_id = unit.article_id
+        if self.state.owners.get(article_id, key) != key:
+            article_id = f"{article_id}~{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+            log.info("article id %r is taken by another source; %s gets %r", unit.article_id,
+                     key, article_id)
+        self.state.owners[article_id] = key
+        return article_id
+
+    def _commit(self) -> None:
+        segments = pd.DataFrame(self.rows, columns=BASE_COLUMN_NAMES)
+        if len(segments):
+            predicted = self.engine.run(segments, self.model.predict)
+            predicted["model_uri"] = self.model_uri
+        else:  # a batch of quarantined inputs only: an empty part with the same columns
+            predicted = pd.DataFrame(columns=self.schema.names)
+        part = self.output.commit(predicted, self.schema, self.run_id, self.run_date,
+                                  self.counts.parts, self.units, self.files, self.quarantined)
+        self.counts.parts += 1
+        self.counts.segments += len(predicted)
+        if len(predicted):
+            self.counts.topics.update(t for topics in predicted["topics"] for t in topics)
+            self.counts.stances.update(predicted["stance"])
+        if self.redone:
+            self.counts.rows_superseded += self.output.supersede()
+        log.info("committed %s: %d units, %d segments, %d quarantined", part.name,
+                 len(self.units), len(predicted), len(self.quarantined))
+        self._reset()
+
+
+def _summary(counts: Counts) -> dict:
+    summary = {k: v for k, v in asdict(counts).items() if not isinstance(v, dict)}
+    summary["quarantine_reasons"] = dict(counts.quarantine_reasons)
+    summary.update({f"topic/{t}": n for t, n in sorted(counts.topics.items())})
+    summary.update({f"stance/{s}": n for s, n in sorted(counts.stances.items())})
     return summary
 
 
-def _summary(predictions: pd.DataFrame, rejected: list, path: Path) -> dict:
-    topic_counts = Counter(t for topics in predictions.get("topics", []) for t in topics)
-    stance_counts = Counter(predictions.get("stance", []))
-    summary = {
-        "articles": int(predictions["article_id"].nunique()) if len(predictions) else 0,
-        "segments": len(predictions),
-        "rejected": len(rejected),
-        "segments_without_topic": sum(1 for t in predictions.get("topics", []) if len(t) == 0),
-    }
-    summary.update({f"topic/{t}": n for t, n in sorted(topic_counts.items())})
-    summary.update({f"stance/{s}": n for s, n in sorted(stance_counts.items())})
-    summary["output"] = str(path)
-    return summary
+def _check_writable(root: Path, min_free_mb: float) -> None:
+    """Fail before anything is written: the output (or its nearest existing parent) must take
+    a file, and its disk must have room."""
+    existing = root
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PredictError(f"cannot write to {root}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise PredictError(_os_error_message(e, root)) from e
+    free_mb = shutil.disk_usage(existing).free / 2**20
+    if free_mb < min_free_mb:
+        raise PredictError(f"output disk of {root} is full ({free_mb:.0f} MB free, "
+                           f"min_free_mb={min_free_mb:g}); free space or choose another output=")
+
+
+def _os_error_message(e: OSError, root: Path) -> str:
+    if e.errno == errno.ENOSPC:
+        return f"output disk of {root} is full; free space, then re-run (committed parts are kept)"
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write to {root}: {e.strerror}; choose another output= or fix its "
+                f"permissions")
+    return f"{e.strerror or e} ({getattr(e, 'filename', '') or root})"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+

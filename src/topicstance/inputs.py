@@ -1,0 +1,271 @@
+"""Raw input for prediction: what a scraper leaves, screened, decoded and cut into units.
+
+A *unit* is one article to classify: a whole page (`.txt`, `.html`) or one record of a `.jsonl`
+or `.parquet` file. Every unit has a stable `key` (its file, plus its record id or line) and a
+`content_hash`, so a scheduled job can tell new, changed and unchanged articles apart. Whatever
+cannot be read as an article (binary files, undecodable text, empty files, unsupported types,
+malformed or oversized records, unreadable paths) comes back as a unit with a `reason` instead
+of text: it is quarantined, never silently dropped, and never labeled like news.
+"""
+
+import hashlib
+import json
+import os
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import trafilatura
+
+PAGE_SUFFIXES = {".txt": "text", ".html": "html", ".htm": "html"}
+RECORD_SUFFIXES = {".jsonl": "jsonl", ".parquet": "parquet"}
+SUFFIXES = {**PAGE_SUFFIXES, **RECORD_SUFFIXES}
+EXCERPT_CHARS = 300
+# Magic numbers of the binary formats a scraper most often saves under a text name.
+BINARY_MAGIC = {b"%PDF": "PDF", b"PK\x03\x04": "ZIP/Office", b"\x89PNG": "PNG", b"GIF8": "GIF",
+                b"\xff\xd8\xff": "JPEG", b"\x1f\x8b": "gzip", b"\x7fELF": "ELF executable"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What still counts as an article; anything past these is quarantined, not processed."""
+    max_page_mb: float = 20.0      # a .txt/.html page
+    max_record_mb: float = 5.0     # one JSONL line or Parquet text
+    max_line_chars: int = 20_000   # one paragraph: a longer "line" is not prose
+
+    @classmethod
+    def from_config(cls, cfg) -> "Limits":
+        return cls(float(cfg.max_page_mb), float(cfg.max_record_mb), int(cfg.max_line_chars))
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path          # as found (a symlink stays a symlink)
+    rel: str            # path below the input root, posix, with suffix
+    fingerprint: str    # sha256 of the bytes; a stat-based stand-in when they cannot be read
+    problem: str = ""   # why the whole file cannot be read, when it cannot
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: str            # stable identity: `<file>` or `<file>#<record id>` / `<file>:<line>`
+    file: str
+    line: int           # 1-based record line/row; 0 for a whole file
+    content_hash: str
+    article_id: str = ""  # proposed id: page path below the root, or the record's id
+    text: str = ""
+    encoding: str = ""
+    reason: str = ""    # non-empty: quarantine this unit with this reason
+    excerpt: str = ""   # bounded raw excerpt, for the quarantine record
+
+
+def list_files(root: Path, exclude: Path | None = None) -> list[InputFile]:
+    """Every file below `root` (or `root` itself), sorted; folders are walked without following
+    symlinked folders, and `exclude` (the output folder) is never entered."""
+    root = Path(root)
+    if root.is_file() or (root.is_symlink() and not root.is_dir()):
+        return [_input_file(root, root.name)]
+    if not root.is_dir():
+        raise FileNotFoundError(f"input folder not found: {root}")
+    base, found = root, []
+    exclude = exclude.resolve() if exclude else None
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        if exclude and here.resolve() == exclude:
+            dirs[:] = []
+            continue
+        dirs.sort()
+        for name in sorted(files) + sorted(d for d in dirs if (here / d).is_symlink()):
+            path = here / name
+            found.append(_input_file(path, path.relative_to(base).as_posix()))
+    return sorted(found, key=lambda f: f.rel)
+
+
+def _input_file(path: Path, rel: str) -> InputFile:
+    if path.is_symlink() and path.is_dir():
+        return InputFile(path, rel, _stat_fingerprint(path), "symlinked folder: not followed")
+    if path.is_symlink() and not path.exists():
+        return InputFile(path, rel, _stat_fingerprint(path),
+                         "broken symbolic link (missing target or a link loop)")
+    try:
+        if not path.is_file():
+            return InputFile(path, rel, _stat_fingerprint(path),
+                             "not a regular file (pipe, socket or device)")
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return InputFile(path, rel, digest.hexdigest())
+    except OSError as e:
+        return InputFile(path, rel, _stat_fingerprint(path), f"cannot read: {e.strerror or e}")
+
+
+def _stat_fingerprint(path: Path) -> str:
+    try:
+        st = path.lstat()
+        target = os.readlink(path) if path.is_symlink() else ""
+        return f"stat:{st.st_size}:{st.st_mtime_ns}:{target}"
+    except OSError:
+        return "stat:missing"
+
+
+def read_units(file: InputFile, limits: Limits, cache_dir: Path | None = None) -> Iterator[Unit]:
+    """The units of one input file: its articles, or quarantine units saying why not."""
+    source = str(file.path)
+    kind = SUFFIXES.get(file.path.suffix.lower())
+    if file.problem:
+        yield _bad(source, 0, file.fingerprint, file.problem)
+    elif kind is None:
+        yield _bad(source, 0, file.fingerprint,
+                   f"unsupported file type {file.path.suffix or '(no suffix)'!r}; "
+                   f"supported: {', '.join(sorted(SUFFIXES))}", _head(file.path))
+    elif kind in ("text", "html"):
+        yield _page_unit(file, kind, limits)
+    elif kind == "jsonl":
+        yield from _jsonl_units(file, limits)
+    else:
+        yield from _parquet_units(file, limits, cache_dir)
+
+
+def _page_unit(file: InputFile, kind: str, limits: Limits) -> Unit:
+    source, page_id = str(file.path), str(Path(file.rel).with_suffix("").as_posix())
+    size = file.path.stat().st_size
+    if size > limits.max_page_mb * 2**20:
+        return _bad(source, 0, file.fingerprint, f"page of {size / 2**20:.1f} MB exceeds "
+                    f"max_page_mb={limits.max_page_mb:g}", _head(file.path))
+    raw = file.path.read_bytes()
+    text, encoding, problem = decode(raw)
+    if problem:
+        return _bad(source, 0, file.fingerprint, problem, _excerpt(raw))
+    if kind == "html":
+        text = trafilatura.extract(text, include_comments=False, include_tables=False) or ""
+        if not text.strip():
+            return _bad(source, 0, file.fingerprint, "no article text found in the HTML",
+                        _excerpt(raw))
+    return _article_unit(source, source, 0, file.fingerprint, page_id, text, encoding, limits)
+
+
+def _jsonl_units(file: InputFile, limits: Limits) -> Iterator[Unit]:
+    source = str(file.path)
+    with file.path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            line_hash = hashlib.sha256(raw).hexdigest()
+            if len(raw) > limits.max_record_mb * 2**20:
+                yield _bad(f"{source}:{line_no}", line_no, line_hash,
+                           f"record of {len(raw) / 2**20:.1f} MB exceeds "
+                           f"max_record_mb={limits.max_record_mb:g}", _excerpt(raw), source)
+                continue
+            text, encoding, problem = decode(raw)
+            record = None
+            if not problem:
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as e:
+                    problem = f"not valid JSON ({e.msg} at column {e.colno})"
+            yield _record_unit(source, line_no, line_hash, record, problem, encoding,
+                               Path(file.rel).with_suffix("").as_posix(), _excerpt(raw), limits)
+
+
+def _parquet_units(file: InputFile, limits: Limits, cache_dir: Path | None) -> Iterator[Unit]:
+    source = str(file.path)
+    stem = Path(file.rel).with_suffix("").as_posix()
+    try:
+        rows = datasets.load_dataset("parquet", data_files=source, split="train", streaming=True,
+                                     cache_dir=str(cache_dir) if cache_dir else None)
+        for row_no, record in enumerate(rows, 1):
+            raw = json.dumps(record, ensure_ascii=False, default=str)
+            if len(raw) > limits.max_record_mb * 2**20:
+                yield _bad(f"{source}:{row_no}", row_no, _sha(raw),
+                           f"record of {len(raw) / 2**20:.1f} MB exceeds "
+                           f"max_record_mb={limits.max_record_mb:g}", raw[:EXCERPT_CHARS], source)
+                continue
+            yield _record_unit(source, row_no, _sha(raw), record, "", "utf-8", stem,
+                               raw[:EXCERPT_CHARS], limits)
+    except Exception as e:  # noqa: BLE001 -- a corrupt file is quarantined whole, the rest go on
+        yield _bad(source, 0, file.fingerprint, f"cannot read Parquet: {str(e)[:200]}",
+                   _head(file.path))
+
+
+def _record_unit(source, line_no, content_hash, record, problem, encoding, stem, excerpt,
+                 limits) -> Unit:
+    where = f"{source}:{line_no}"
+    if not problem and not isinstance(record, dict):
+        problem = f"expected a JSON object, got {type(record).__name__}"
+    if problem:
+        return _bad(where, line_no, content_hash, problem, excerpt, source)
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return _bad(where, line_no, content_hash, "missing or empty 'text'", excerpt, source)
+    record_id = record.get("id")
+    key = f"{source}#{record_id}" if record_id not in (None, "") else where
+    article_id = str(record_id) if record_id not in (None, "") else f"{stem}-{line_no}"
+    return _article_unit(key, source, line_no, content_hash, article_id, text, encoding, limits)
+
+
+def _article_unit(key, source, line_no, content_hash, article_id, text, encoding, limits) -> Unit:
+    if _control_share(text) > 0.01:
+        return _bad(key, line_no, content_hash, "binary content (control characters), not text",
+                    text[:EXCERPT_CHARS], source)
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > limits.max_line_chars:
+        return _bad(key, line_no, content_hash, f"a line of {longest:,} characters is not prose "
+                    f"(max_line_chars={limits.max_line_chars})", text[:EXCERPT_CHARS], source)
+    return Unit(key, source, line_no, content_hash, article_id, text, encoding)
+
+
+def _bad(key, line, content_hash, reason, excerpt="", file=None) -> Unit:
+    return Unit(key, file or key, line, content_hash, reason=reason, excerpt=excerpt)
+
+
+def decode(raw: bytes) -> tuple[str, str, str]:
+    """(text, encoding, problem): UTF-8 when it is, else Windows-1252 (a superset of Latin-1's
+    printable range, what legacy Western pages use); binary data is a problem, never text."""
+    head = raw[:8192]
+    for magic, name in BINARY_MAGIC.items():
+        if raw.startswith(magic):
+            return "", "", f"binary file ({name}), not text"
+    if b"\x00" in head:
+        return "", "", "binary file (NUL bytes), not text"
+    if not raw.strip():
+        return "", "", "empty file"
+    try:
+        return raw.decode("utf-8-sig"), "utf-8", ""
+    except UnicodeDecodeError:
+        pass
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _control_share(text) <= 0.01:
+            return text, encoding, ""
+    return "", "", "neither UTF-8 nor Windows-1252/Latin-1 text"
+
+
+def _control_share(text: str) -> float:
+    sample = text[:20_000]
+    if not sample:
+        return 0.0
+    controls = sum(1 for c in sample if c not in "\n\r\t\f" and unicodedata.category(c) == "Cc")
+    return controls / len(sample)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            return _excerpt(f.read(EXCERPT_CHARS))
+    except OSError:
+        return ""
+
+
+def _excerpt(raw: bytes) -> str:
+    """A bounded, printable excerpt of raw input (undecodable bytes shown as \\xNN)."""
+    return raw[:EXCERPT_CHARS].decode("utf-8", errors="backslashreplace")[:EXCERPT_CHARS]
