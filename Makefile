@@ -40,7 +40,7 @@ evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl
 	$(BIN)/topicstance-evaluate 'data_file="$(DATA)"' $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
 
 compare: validate-data ## Train every family on the synthetic corpus, score dev and the real seed pages; print the table
-	$(BIN)/topicstance-train --multirun model=tfidf_linear,minilm_linear,minilm_finetune,tfidf_minilm data=synthetic_only registry.promote=never run_name=compare $(ARGS)
+	$(BIN)/topicstance-train --multirun model=tfidf_linear,minilm_linear,minilm_finetune,tfidf_minilm data=seeds_heldout registry.promote=never run_name=compare $(ARGS)
 	$(BIN)/topicstance-compare
 
 bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8

@@ -62,12 +62,16 @@ def corpus_files(tmp_path):
 
 
 def labeled_override(*files) -> str:
+    """Only these files: the repository's held-out files (coverage_test) are left out."""
     return "data.labeled=[" + ",".join(f"'{f}'" for f in files) + "]"
+
+
+NO_HELDOUT = "data.heldout=[]"
 
 
 def test_problems_name_file_and_line(make_config, corpus_files):
     seeds, syn = corpus_files
-    cfg = make_config("validate_data", [labeled_override(seeds, syn)])
+    cfg = make_config("validate_data", [labeled_override(seeds, syn), NO_HELDOUT])
     problems, report = validate_data(cfg)
 
     def find(prefix):
@@ -96,7 +100,7 @@ def test_problems_name_file_and_line(make_config, corpus_files):
 
 def test_clean_corpus_has_no_problems(make_config, corpus_files):
     seeds, _ = corpus_files
-    problems, report = validate_data(make_config("validate_data", [labeled_override(seeds)]))
+    problems, report = validate_data(make_config("validate_data", [labeled_override(seeds), NO_HELDOUT]))
     assert problems == []
     assert report["seeds.jsonl"]["articles"] == 2
 
@@ -104,7 +108,7 @@ def test_clean_corpus_has_no_problems(make_config, corpus_files):
 def test_missing_file_is_a_problem(make_config, corpus_files, tmp_path):
     seeds, _ = corpus_files
     missing = tmp_path / "labeled" / "nothere.jsonl"
-    problems, _ = validate_data(make_config("validate_data", [labeled_override(seeds, missing)]))
+    problems, _ = validate_data(make_config("validate_data", [labeled_override(seeds, missing), NO_HELDOUT]))
     assert problems == [f"{missing}:0: cannot read: No such file or directory"]
 
 
@@ -112,7 +116,8 @@ def test_near_duplicates_found_whatever_the_path_spelling(make_config, corpus_fi
     seeds, syn = corpus_files
     spelled = f"{syn.parent}//{syn.name}"
     problems, report = validate_data(make_config("validate_data",
-                                                 [labeled_override(seeds, spelled)]))
+                                                 [labeled_override(seeds, spelled),
+                                                  NO_HELDOUT]))
     assert report["synthetic.jsonl"]["segments"] == len(SYNTHETIC) - 1
     assert any("near-duplicate" in p for p in problems)
 
@@ -120,7 +125,7 @@ def test_near_duplicates_found_whatever_the_path_spelling(make_config, corpus_fi
 def run_cli(tmp_path, *overrides):
     return subprocess.run(
         [str(BIN / "topicstance-validate-data"), f"paths.experiments='{tmp_path / 'exp'}'",
-         *overrides],
+         NO_HELDOUT, *overrides],
         check=False, cwd=tmp_path, env=clean_subprocess_env(), capture_output=True, text=True,
         timeout=120)
 
@@ -141,3 +146,38 @@ def test_cli_exits_zero_on_a_clean_corpus(corpus_files, tmp_path):
     result = run_cli(tmp_path, labeled_override(seeds))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "all labeled files are valid" in result.stdout
+
+
+# ---- coverage provenance --------------------------------------------------------------------
+
+def source(id_, outlet, split, furniture):
+    return {"id": id_, "url": f"https://example.org/{id_}", "outlet": outlet, "country": "UK",
+            "date": "2025-01-01", "found_by": "test", "war": True, "split": split,
+            "furniture": furniture}
+
+
+def test_coverage_files_need_provenance_pages_and_one_split_per_outlet(make_config, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "cov-1.txt").write_text("Headline one\nBy A Writer\nBody of one.\n")
+    (pages / "cov-2.txt").write_text("Headline two\nBody of two.\n")
+    train = write_jsonl(tmp_path / "labeled" / "coverage.jsonl", [
+        rec("cov-1-p000", "cov-1", "Headline one"), rec("cov-1-p001", "cov-1", "Body of one."),
+        rec("cov-2-p000", "cov-2", "Headline two"),  # its source says split test
+        rec("cov-3-p000", "cov-3", "No provenance for this one.")])
+    test = write_jsonl(tmp_path / "labeled" / "coverage_test.jsonl", [
+        rec("cov-4-p000", "cov-4", "Its page is missing.")])
+    sources = write_jsonl(tmp_path / "sources.jsonl", [
+        source("cov-1", "The Daily Example", "train", ["By A Writer", "Share this article"]),
+        source("cov-2", "Other Outlet", "test", []),
+        source("cov-4", "The Daily Example (AP copy)", "test", [])])
+    problems, report = validate_data(make_config("validate_data", [
+        labeled_override(train), f"data.heldout=['{test}']",
+        f"data.coverage_sources='{sources}'", f"data.coverage_pages='{pages}'"]))
+    text = "\n".join(problems)
+    assert f"{train}:1: cov-1 furniture line not on its page: 'Share this article'" in text
+    assert f"{train}:3: article cov-2 is in split 'test' but this file holds split 'train'" in text
+    assert f"{train}:4: article cov-3 has no record in sources.jsonl" in text
+    assert f"{test}:1: page {pages / 'cov-4.txt'} is missing" in text
+    assert f"{sources}:3: outlet 'The Daily Example (AP copy)' is in both splits" in text
+    assert report["coverage.jsonl provenance"]["articles"] == 2

@@ -20,7 +20,10 @@ def main(cfg) -> None:
 
     problems, report = validate_data(cfg)
     for name, counts in report.items():
-        _print_counts(name, counts)
+        if name.endswith("provenance"):
+            print(f"\n{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        else:
+            _print_counts(name, counts)
     if problems:
         print(f"\n{len(problems)} problem(s):", file=sys.stderr)
         for p in problems:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from topicstance import corpus, evaluate, tracking
+from topicstance import corpus, coverage, evaluate, tracking
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model
 
@@ -45,8 +45,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
         metrics["train_seconds"] = round(train_seconds, 2)
         metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
+        sources = _coverage_sources(cfg.data)
         for path in cfg.data.get("heldout") or []:
-            metrics.update(_heldout_metrics(model, path, taxonomy))
+            metrics.update(_heldout_metrics(model, path, taxonomy, sources))
         tracking.log_metrics(metrics)
         tracking.log_text(evaluate.report(*scores), "dev_classification_report.txt")
         tracking.log_figure(evaluate.confusion_figure(*scores), "dev_confusion_matrix.png")
@@ -66,12 +67,25 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def _heldout_metrics(model, path: str, taxonomy: Taxonomy) -> dict[str, float]:
-    """Metrics on a labeled file kept out of training (e.g. real pages when training on
-    synthetic text), under `heldout/<file stem>/`."""
+def _coverage_sources(data_cfg) -> dict:
+    path = data_cfg.get("coverage_sources")
+    if not path or not Path(path).exists():
+        return {}
+    sources, problems = coverage.load_sources(Path(path))
+    if problems:
+        raise ValueError(f"invalid coverage sources: {problems[0]}")
+    return sources
+
+
+def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict) -> dict[str, float]:
+    """Metrics on a labeled file kept out of training (real pages, coverage by unseen outlets),
+    under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war."""
     rows, rejected = corpus.load([path], taxonomy)
     if rejected:
         raise ValueError(f"invalid held-out records: {rejected[0]}")
     truth = corpus.to_split(rows, taxonomy)
-    scores = evaluate.compute_metrics(*evaluate.paired(taxonomy, truth, model.predict_frame(truth.texts)))
+    predicted = model.predict_frame(truth.texts)
+    scores = evaluate.compute_metrics(*evaluate.paired(taxonomy, truth, predicted))
+    scores.update(coverage.offtopic_rates(rows["article_id"], predicted["stance"],
+                                          predicted["topics"], rows["topics"], sources))
     return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}
