@@ -70,6 +70,7 @@ def test_offtopic_rates_count_only_articles_not_about_the_war():
 
 
 def test_furniture_scores_count_kept_furniture_and_lost_body(tmp_path):
+    """Scored with the patterns alone (the learned detector has its own tests)."""
     page = ("Ministers agree new sanctions on Russian banks\n"
             "By Jane Doe, Political Correspondent\n"
             "Sign up to our breaking news emails\n"
@@ -78,7 +79,9 @@ def test_furniture_scores_count_kept_furniture_and_lost_body(tmp_path):
     (tmp_path / "p1.txt").write_text(page, encoding="utf-8")
     sources = {"p1": {"split": "test", "furniture": ["By Jane Doe, Political Correspondent",
                                                      "Sign up to our breaking news emails"]}}
-    scores = coverage.furniture_scores(segmenter(), tmp_path, sources)
+    rules_only = segmenter()
+    rules_only.furniture = None
+    scores = coverage.furniture_scores(rules_only, tmp_path, sources)
     # The byline survives the rules, the prompt does not; the repeated headline is kept once.
     assert scores == {"furniture_lines": 2, "furniture_kept_rate": 0.5, "body_lines": 3,
                       "body_lost_rate": 0.0}
@@ -90,3 +93,16 @@ def test_sources_records_carry_provenance():
         assert (PAGES / f"{record['id']}.txt").exists()
     assert len({coverage.outlet_key(r["outlet"]) for r in SOURCES.values()}) >= 60
     assert json.loads(Path(DATA_DIR / "coverage_sources.jsonl").read_text().splitlines()[0])
+
+
+def test_learned_detector_drops_unseen_furniture_and_keeps_body():
+    """On the coverage test pages (outlets it never learned from) the detector drops far more
+    furniture than the patterns alone, and loses at most a few short crossheads."""
+    learned = segmenter()
+    rules_only = segmenter()
+    rules_only.furniture = None
+    with_model = coverage.furniture_scores(learned, PAGES, SOURCES)
+    without = coverage.furniture_scores(rules_only, PAGES, SOURCES)
+    assert without["furniture_kept_rate"] > 0.5
+    assert with_model["furniture_kept_rate"] < 0.15
+    assert with_model["body_lost_rate"] < 0.02

@@ -4,6 +4,7 @@ The boilerplate kinds below are written from the labeling guidelines ("Not a seg
 copied from conf/segmenter, so a loosened config pattern shows up here as a failure.
 """
 
+import copy
 import re
 
 import pytest
@@ -90,6 +91,16 @@ def segmenter(tmp_path_factory):
     cfg = compose_config("predict", tmp_path_factory.mktemp("exp"),
                          ["input=unused", "output=unused"])
     return Segmenter.from_config(cfg.segmenter)
+
+
+@pytest.fixture(scope="module")
+def rules_segmenter(segmenter):
+    """The configured patterns and sentence rules without the learned furniture detector: the
+    tests on made-up snippets below are about the rules (the detector is tested on real pages
+    here and in test_coverage.py)."""
+    rules = copy.copy(segmenter)
+    rules.furniture = None
+    return rules
 
 
 @pytest.fixture(scope="module")
@@ -250,9 +261,9 @@ def test_seeds_jsonl_matches_the_segmenter(segmented):
 
 # ---- small texts -------------------------------------------------------------------------------
 
-def test_full_stop_directly_followed_by_capital_is_a_boundary(segmenter):
+def test_full_stop_directly_followed_by_capital_is_a_boundary(rules_segmenter):
     text = "Kim greeted him with a hug.Lavrov also met Choe Son Hui."
-    spans = segmenter.sentences(text)
+    spans = rules_segmenter.sentences(text)
     assert [text[s:e] for s, e in spans] == ["Kim greeted him with a hug.",
                                             "Lavrov also met Choe Son Hui."]
 
@@ -262,64 +273,69 @@ def test_full_stop_directly_followed_by_capital_is_a_boundary(segmenter):
     "The U.S. Senate voted on the bill.",
     "Ukraine received 2.5 billion dollars in aid.",
 ])
-def test_abbreviations_and_decimals_do_not_end_sentences(segmenter, text):
-    assert segmenter.sentences(text) == [(0, len(text))]
+def test_abbreviations_and_decimals_do_not_end_sentences(rules_segmenter, text):
+    assert rules_segmenter.sentences(text) == [(0, len(text))]
 
 
-def test_hug_rule_cuts_a_long_paragraph(segmenter):
+def test_hug_rule_cuts_a_long_paragraph(rules_segmenter):
     first = " ".join(["word"] * 44) + " and then they greeted each other with a hug."
     second = "Lavrov also met " + " ".join(["counterpart"] * 40) + " on Saturday."
     paragraph = first + second  # no space after "hug."
-    assert len(paragraph.split()) > segmenter.max_words
-    segs = segmenter.segment_article(Article("art", paragraph, "x"))
+    assert len(paragraph.split()) > rules_segmenter.max_words
+    segs = rules_segmenter.segment_article(Article("art", paragraph, "x"))
     assert [s.text for s in segs] == [first, second]
     assert all(paragraph[s.start:s.end] == s.text for s in segs)
 
 
-def test_long_paragraph_is_split_into_balanced_chunks(segmenter):
+def test_long_paragraph_is_split_into_balanced_chunks(rules_segmenter):
     sentences = [f"Sentence {i} has exactly ten words in it, no more." for i in range(10)]
     paragraph = " ".join(sentences)  # 100 words
-    segs = segmenter.segment_article(Article("art", "Headline\n" + paragraph + "\n", "x"))
-    assert segs[0].text == "Headline"
+    headline = "Kyiv and Moscow trade blame over stalled prisoner exchange"
+    segs = rules_segmenter.segment_article(Article("art", headline + "\n" + paragraph + "\n", "x"))
+    assert segs[0].text == headline
     chunks = [s.text for s in segs[1:]]
     assert len(chunks) == 2
     assert [len(c.split()) for c in chunks] == [50, 50]
     assert " ".join(chunks) == paragraph
 
 
-def test_single_long_sentence_is_kept_whole(segmenter):
+def test_single_long_sentence_is_kept_whole(rules_segmenter):
     sentence = "The minister said " + ", ".join(["and the talks went on"] * 30) + "."
-    assert len(sentence.split()) > segmenter.max_words
-    segs = segmenter.segment_article(Article("art", sentence, "x"))
+    assert len(sentence.split()) > rules_segmenter.max_words
+    segs = rules_segmenter.segment_article(Article("art", sentence, "x"))
     assert [s.text for s in segs] == [sentence]
 
 
-def test_repeated_headline_kept_once_at_first_place(segmenter):
+def test_repeated_headline_kept_once_at_first_place(rules_segmenter):
     text = ("Russia claims a village in Donetsk\n\n  Russia  claims a village in Donetsk \n"
             "Moscow said its troops took the village.\nRussia claims a village in Donetsk\n")
-    segs = segmenter.segment_article(Article("art", text, "x"))
+    segs = rules_segmenter.segment_article(Article("art", text, "x"))
     assert [s.text for s in segs] == ["Russia claims a village in Donetsk",
                                       "Moscow said its troops took the village."]
     assert segs[0].start == 0
 
 
-def test_crlf_page_offsets(segmenter):
-    page = ("Headline of the story\r\n\r\nFirst paragraph of the body.\r\nRelated Articles\r\n"
+def test_crlf_page_offsets(rules_segmenter):
+    headline = "Poland charges a rail worker with spying for Russia"
+    body = ("Prosecutors in Lublin said the man photographed military trains for a foreign "
+            "intelligence service over several months before his arrest in March.")
+    page = (f"{headline}\r\n\r\n{body}\r\nRelated Articles\r\n"
             "Other outlet\r\n2 hours ago\r\nA glued article headline about something else\r\n")
-    out = segmenter.segment_page("pg", page, "pg.txt")
+    out = rules_segmenter.segment_page("pg", page, "pg.txt")
     assert [a.article_id for a, _ in out] == ["pg", "pg-r1"]
     for article, segs in out:
         for s in segs:
             assert "\r" not in s.text
             assert article.text[s.start:s.end] == s.text
             assert page[article.source_start + s.start:article.source_start + s.end] == s.text
-    assert [s.text for s in out[0][1]] == ["Headline of the story", "First paragraph of the body."]
+    assert [s.text for s in out[0][1]] == [headline, body]
     assert "A glued article headline about something else" in [s.text for s in out[1][1]]
 
 
-def test_body_text_mentioning_prompt_words_is_kept(segmenter):
+def test_body_text_mentioning_prompt_words_is_kept(rules_segmenter):
     body = ("The mayor of Kharkiv said the overnight drone strike had torn through our community, "
             "destroying a school and two apartment blocks.")
     short = "Reuters reported the attack on Monday."
-    segs = segmenter.segment_article(Article("art", f"Headline\n{body}\n{short}\n", "x"))
-    assert [s.text for s in segs] == ["Headline", body, short]
+    headline = "Drone strike on Kharkiv destroys a school, mayor says"
+    segs = rules_segmenter.segment_article(Article("art", f"{headline}\n{body}\n{short}\n", "x"))
+    assert [s.text for s in segs] == [headline, body, short]

@@ -41,7 +41,8 @@ class Segmenter:
     """Rules from `conf/segmenter`; compiled once, used for every page."""
 
     def __init__(self, max_words: int, min_chars: int, boilerplate_max_words: int, abbreviations,
-                 related_headers, boilerplate):
+                 related_headers, boilerplate, furniture=None):
+        self.furniture = furniture  # a fitted FurnitureDetector, or None for the patterns alone
         self.max_words = int(max_words)
         self.min_chars = int(min_chars)
         self.boilerplate_max_words = int(boilerplate_max_words)
@@ -51,8 +52,16 @@ class Segmenter:
 
     @classmethod
     def from_config(cls, cfg) -> "Segmenter":
+        furniture = None
+        learned = cfg.get("furniture_model")
+        if learned is not None and learned.enabled:
+            from topicstance.furniture import trained_detector
+
+            furniture = trained_detector(learned.sources, learned.coverage_pages, learned.split,
+                                         learned.seed_pages, learned.seed_segments,
+                                         float(learned.threshold), int(learned.max_words))
         return cls(cfg.max_words, cfg.min_chars, cfg.boilerplate_max_words, list(cfg.abbreviations),
-                   list(cfg.related_headers), list(cfg.boilerplate))
+                   list(cfg.related_headers), list(cfg.boilerplate), furniture)
 
     # ---- pages -> articles -------------------------------------------------------------------
 
@@ -94,9 +103,11 @@ class Segmenter:
         lines = [(s, e, line) for s, e, line in _lines(article.text) if line]
         outlet_names = {m.group(1).casefold() for _, _, line in lines
                         if (m := _BULLET_NAME.match(line))}
+        learned = (self.furniture.furniture([" ".join(line.split()) for _, _, line in lines])
+                   if self.furniture else [False] * len(lines))
         segments, seen = [], set()
-        for start, _, line in lines:
-            if self._is_boilerplate(line) or line.casefold() in outlet_names:
+        for (start, _, line), is_furniture in zip(lines, learned):
+            if is_furniture or self._is_boilerplate(line) or line.casefold() in outlet_names:
                 continue
             for s, e in self._chunks(line):
                 text = line[s:e]
