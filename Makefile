@@ -39,8 +39,9 @@ evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl
 	@[ -n "$(DATA)" ] || { echo "usage: make evaluate DATA=<labeled jsonl> [MODEL=<uri>]"; exit 2; }
 	$(BIN)/topicstance-evaluate 'data_file="$(DATA)"' $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
 
-compare: validate-data ## Train every family on the synthetic corpus, score dev and the real seed pages; print the table
+compare: validate-data ## Train every family and the ablation rows without the seeds; score dev, the seed pages and the coverage test part; print the tables
 	$(BIN)/topicstance-train --multirun model=tfidf_linear,minilm_linear,minilm_finetune,tfidf_minilm data=seeds_heldout registry.promote=never run_name=compare $(ARGS)
+	$(BIN)/topicstance-train --multirun +experiment=tfidf_segment_only,tfidf_gate data=seeds_heldout registry.promote=never run_name=compare $(ARGS)
 	$(BIN)/topicstance-compare
 
 bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8

@@ -65,8 +65,9 @@ def test_offtopic_rates_count_only_articles_not_about_the_war():
         stances=["pro_russia", "neutral", "pro_ukraine", "neutral", "neutral"],
         topic_lists=[["sanctions"], [], ["sanctions"], ["domestic_politics"], []],
         truth_topic_lists=[["sanctions"], [], [], ["domestic_politics"], []],
-        sources=sources)
-    assert rates == {"offtopic_n": 4, "offtopic_side_rate": 0.25, "offtopic_topic_rate": 0.25}
+        sources=sources, war_topics=["sanctions"])
+    assert rates == {"offtopic_n": 4, "offtopic_side_rate": 0.25,
+                     "offtopic_war_topic_rate": 0.25, "offtopic_topic_rate": 0.25}
 
 
 def test_furniture_scores_count_kept_furniture_and_lost_body(tmp_path):

@@ -126,13 +126,20 @@ def test_thresholds_make_the_best_dev_decisions():
 
 # ---- the model interface, through the TF-IDF family --------------------------------------------
 
-def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path):
+GATE = {"C": 4.0, "context_weight": 0.5, "neutral_stance": "neutral",
+        "topics": ["sanctions", "troop_deployment", "espionage_trial"]}
+
+
+@pytest.mark.parametrize("gate", [None, GATE], ids=["no_gate", "gate"])
+def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path, gate):
     import datasets
+    from omegaconf import OmegaConf
 
     rows = datasets.Dataset.from_list(tiny_corpus(12))
     train_rows, dev_rows = corpus.split_by_article(rows, 0.25, seed=0)
     assert not set(train_rows["article_id"]) & set(dev_rows["article_id"])
-    model = build_model(cfg.model, taxonomy)
+    model_cfg = OmegaConf.merge(compose_config_model("tfidf_linear"), {"gate": gate})
+    model = build_model(model_cfg, taxonomy)
     model.fit(corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy))
     assert all(t in THRESHOLD_GRID or t == 0.5 for t in model.thresholds)
 
@@ -155,12 +162,44 @@ def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path):
     assert m["topic_micro_f1"] > 0.9 and m["stance_accuracy"] > 0.9
 
     restored = load_model(model.save(tmp_path / "model"))
+    assert (restored.gate is None) == (gate is None)
     assert restored.taxonomy == taxonomy
     assert np.array_equal(restored.thresholds, model.thresholds)
     again = restored.predict_frame(texts)
     assert again["topics"].tolist() == frame["topics"].tolist()
     assert np.allclose(again.drop(columns=["topics", "stance"]).to_numpy(),
                        frame.drop(columns=["topics", "stance"]).to_numpy())
+
+
+def compose_config_model(name: str):
+    from omegaconf import OmegaConf
+
+    from topicstance.config import CONF_DIR
+
+    return OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
+
+
+def test_gate_takes_side_and_war_topics_off_text_not_about_the_war(taxonomy):
+    """Trained on the tiny corpus (whose weather and football lines are about nothing), the gate
+    leaves war text alone and takes the side off a heated line about something else."""
+    import datasets
+
+    from topicstance.models.gate import RelevanceGate
+
+    rows = datasets.Dataset.from_list(tiny_corpus(12))
+    gate = RelevanceGate(taxonomy, GATE).fit(corpus.to_split(rows, taxonomy))
+    texts = ["Heavy rain flooded streets in Leeds and fans queued for the new football stadium.",
+             "Moscow denounced the Russophobic hysteria of the Kyiv regime and its puppets."]
+    topics = np.full((2, len(taxonomy.topics)), 0.9)
+    stances = np.tile([0.1, 0.8, 0.1], (2, 1))  # pro_russia for both
+    gated_topics, gated_stances = gate.apply(texts, None, topics, stances)
+    p = gate.probability(texts, None)
+    assert p[0] < 0.5 < p[1]
+    assert gated_stances[0].argmax() == taxonomy.stances.index("neutral")
+    assert gated_stances[1].argmax() == taxonomy.stances.index("pro_russia")
+    assert gated_topics[0, taxonomy.topics.index("sanctions")] < 0.45
+    assert gated_topics[0, taxonomy.topics.index("domestic_politics")] == 0.9  # not gated
+    assert np.allclose(gated_stances.sum(axis=1), 1.0)
 
 
 def test_unknown_model_family_is_refused(taxonomy):

@@ -25,6 +25,17 @@ from topicstance.pipelines.predict import predict
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 PAGE = (RAW_DIR / "004_a046d0169c019238.txt").read_text(encoding="utf-8")
+ADDED = ("The page was updated later in the day with a new paragraph, in which the ministry "
+         "said it would publish the full list of measures on Friday.")
+
+
+@pytest.fixture(scope="module")
+def seeds_dir(tmp_path_factory) -> Path:
+    """The five seed pages alone (data/raw also holds the coverage pages, in a subfolder)."""
+    folder = tmp_path_factory.mktemp("seed_pages")
+    for page in sorted(RAW_DIR.glob("*.txt")):
+        shutil.copy(page, folder / page.name)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +91,9 @@ def article_ids_of_seeds(prefix: str = "") -> set[str]:
 
 # ---- incremental runs ------------------------------------------------------------------------
 
-def test_first_run_writes_partitioned_parts_and_a_run_record(store, tmp_path):
+def test_first_run_writes_partitioned_parts_and_a_run_record(store, tmp_path, seeds_dir):
     out = tmp_path / "out"
-    record = run_predict(store, RAW_DIR, out)
+    record = run_predict(store, seeds_dir, out)
     today = date.today().isoformat()
     assert [p.parent.name for p in parts(out)] == [f"run_date={today}"]
     frame = assert_exactly_once(out, article_ids_of_seeds())
@@ -99,12 +110,12 @@ def test_first_run_writes_partitioned_parts_and_a_run_record(store, tmp_path):
     assert run.data.params["model_uri"] == "models:/topicstance/1"
 
 
-def test_rerun_over_unchanged_input_does_no_work(store, tmp_path, caplog):
+def test_rerun_over_unchanged_input_does_no_work(store, tmp_path, caplog, seeds_dir):
     out = tmp_path / "out"
-    run_predict(store, RAW_DIR, out)
+    run_predict(store, seeds_dir, out)
     before = {p: p.stat().st_mtime_ns for p in parts(out)}
     with caplog.at_level("INFO"):
-        record = run_predict(store, RAW_DIR, out)
+        record = run_predict(store, seeds_dir, out)
     assert record["files_unchanged"] == 5 and record["segments"] == 0 and record["parts"] == 0
     assert record["articles_unchanged"] == 5 and "inference" not in record  # no model loaded
     assert {p: p.stat().st_mtime_ns for p in parts(out)} == before
@@ -118,20 +129,19 @@ def test_changed_page_replaces_its_rows_and_keeps_its_id(store, tmp_path):
     (inp / "other.txt").write_text("Parliament passed the budget on Tuesday.\n", encoding="utf-8")
     run_predict(store, inp, out)
     first = read_segments(out)
-    (inp / "page.txt").write_text(PAGE.rstrip() + "\nA new paragraph was added to the page later.\n",
-                                  encoding="utf-8")
+    (inp / "page.txt").write_text(PAGE.rstrip() + f"\n{ADDED}\n", encoding="utf-8")
     record = run_predict(store, inp, out)
     assert record["articles_changed"] == 1 and record["articles_unchanged"] == 1
     frame = assert_exactly_once(out, {"page", "other"})
     assert len(frame) == len(first) + 1
-    assert "A new paragraph was added to the page later." in set(frame["text"])
+    assert ADDED in set(frame["text"])
     assert frame.groupby("article_id")["run_id"].nunique().max() == 1  # one run's rows per page
 
 
-def test_reprocess_replaces_rather_than_duplicates(store, tmp_path):
+def test_reprocess_replaces_rather_than_duplicates(store, tmp_path, seeds_dir):
     out = tmp_path / "out"
-    first = run_predict(store, RAW_DIR, out)
-    second = run_predict(store, RAW_DIR, out, "reprocess=true")
+    first = run_predict(store, seeds_dir, out)
+    second = run_predict(store, seeds_dir, out, "reprocess=true")
     assert second["articles_changed"] == 5 and second["rows_superseded"] == 195
     frame = assert_exactly_once(out, article_ids_of_seeds())
     assert len(frame) == 195 and set(frame["run_id"]) == {second["run_id"]} != {first["run_id"]}
@@ -165,9 +175,9 @@ def test_every_part_has_the_same_schema_even_when_empty(store, tmp_path):
     assert schemas[0] == schemas[1]
 
 
-def test_parts_are_bounded_by_batch_segments(store, tmp_path):
+def test_parts_are_bounded_by_batch_segments(store, tmp_path, seeds_dir):
     out = tmp_path / "out"
-    record = run_predict(store, RAW_DIR, out, "batch_segments=50")
+    record = run_predict(store, seeds_dir, out, "batch_segments=50")
     assert record["parts"] == len(parts(out)) >= 4
     assert max(pq.read_metadata(p).num_rows for p in parts(out)) < 50 + 60  # a page at most over
     assert_exactly_once(out, article_ids_of_seeds())
@@ -235,8 +245,8 @@ def test_junk_is_quarantined_once_and_good_records_go_through(store, tmp_path):
 
 # ---- processes: exit codes, kills, locks, failing dependencies -------------------------------
 
-def test_exit_codes_and_one_line_errors(store, tmp_path):
-    good = cli(store, RAW_DIR, tmp_path / "ok")
+def test_exit_codes_and_one_line_errors(store, tmp_path, seeds_dir):
+    good = cli(store, seeds_dir, tmp_path / "ok")
     assert good.returncode == 0, good.stderr[-2000:]
     assert json.loads(good.stdout.strip().splitlines()[-1])["segments"] == 195
 
@@ -248,11 +258,11 @@ def test_exit_codes_and_one_line_errors(store, tmp_path):
 
     cases = {
         "missing input": (cli(store, tmp_path / "nowhere", tmp_path / "o1"), "input not found"),
-        "read-only output": (cli(store, RAW_DIR, "/sys/topicstance-out"), "cannot write to"),
-        "output under a file": (cli(store, RAW_DIR, tmp_path / "ok" / ".lock" / "o"),
+        "read-only output": (cli(store, seeds_dir, "/sys/topicstance-out"), "cannot write to"),
+        "output under a file": (cli(store, seeds_dir, tmp_path / "ok" / ".lock" / "o"),
                                 "is a file, not a folder"),
-        "full disk": (cli(store, RAW_DIR, tmp_path / "o2", "min_free_mb=1e12"), "is full"),
-        "no model": (cli(store, RAW_DIR, tmp_path / "o3", "model_uri=models:/nothing@champion"),
+        "full disk": (cli(store, seeds_dir, tmp_path / "o2", "min_free_mb=1e12"), "is full"),
+        "no model": (cli(store, seeds_dir, tmp_path / "o3", "model_uri=models:/nothing@champion"),
                      "no model version holds"),
     }
     for name, (result, message) in cases.items():
@@ -264,12 +274,12 @@ def test_exit_codes_and_one_line_errors(store, tmp_path):
         assert not (tmp_path / folder).exists(), f"{folder}: partial output left behind"
 
 
-def test_unreachable_tracking_server_fails_fast(store, tmp_path):
+def test_unreachable_tracking_server_fails_fast(store, tmp_path, seeds_dir):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.time()
-    result = cli(store, RAW_DIR, tmp_path / "out", f"tracking.uri='http://127.0.0.1:{port}'")
+    result = cli(store, seeds_dir, tmp_path / "out", f"tracking.uri='http://127.0.0.1:{port}'")
     assert result.returncode == 1 and time.time() - started < 60
     assert "is unreachable" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "out").exists()
@@ -297,13 +307,13 @@ def test_a_second_concurrent_run_exits_at_once_touching_nothing(store, tmp_path)
     assert ids <= set(frame["article_id"])
 
 
-def test_a_stale_lock_never_blocks(store, tmp_path):
+def test_a_stale_lock_never_blocks(store, tmp_path, seeds_dir):
     out = tmp_path / "out"
     out.mkdir()
     (out / ".lock").write_text("pid 999999")  # left by a killed run: the file, not the lock
     (out / "segments" / "run_date=2024-01-01").mkdir(parents=True)
     (out / "segments" / "run_date=2024-01-01" / ".part-x.parquet.1.tmp").write_bytes(b"half")
-    result = cli(store, RAW_DIR, out)
+    result = cli(store, seeds_dir, out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert_exactly_once(out, article_ids_of_seeds())
 

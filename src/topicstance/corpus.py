@@ -9,7 +9,7 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
-from topicstance.models.base import LabeledSplit
+from topicstance.models.base import LabeledSplit, context
 
 
 def load(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Rejected]]:
@@ -17,9 +17,45 @@ def load(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Rejected]]:
 
 
 def to_split(rows: datasets.Dataset, taxonomy: Taxonomy) -> LabeledSplit:
+    """Texts, labels and each text's article context."""
     return LabeledSplit(texts=list(rows["text"]),
                         topics=taxonomy.topics_to_matrix(rows["topics"]),
-                        stances=taxonomy.stances_to_index(rows["stance"]))
+                        stances=taxonomy.stances_to_index(rows["stance"]),
+                        contexts=article_contexts(list(rows["article_id"]), list(rows["text"])))
+
+
+def headlines_and_previous(article_ids: list[str], texts: list[str]
+                           ) -> tuple[list[str], list[str]]:
+    """For each segment (in article order): its article's headline (the first segment) and the
+    segment before it; both empty for the headline itself."""
+    headlines, previous, current, last, head = [], [], None, "", ""
+    for article_id, text in zip(article_ids, texts):
+        if article_id != current:
+            current, head, last = article_id, text, ""
+            headlines.append("")
+        else:
+            headlines.append(head)
+        previous.append(last)
+        last = text
+    return headlines, previous
+
+
+def article_contexts(article_ids: list[str], texts: list[str]) -> list[str]:
+    return [context(h, p) for h, p in zip(*headlines_and_previous(article_ids, texts))]
+
+
+def about_war(rows: datasets.Dataset, war_articles: dict[str, bool], no_side: str,
+              war_topics) -> np.ndarray:
+    """1 for segments of articles about the war. The coverage corpus records it per article
+    (`war_articles`); elsewhere an article counts as about the war when any of its segments
+    takes a side (a stance other than `no_side`) or one of `war_topics`."""
+    war_topics = set(war_topics)
+    by_article: dict[str, bool] = {}
+    for article_id, topics, stance in zip(rows["article_id"], rows["topics"], rows["stance"]):
+        signal = stance != no_side or bool(war_topics & set(topics))
+        by_article[article_id] = by_article.get(article_id, False) or signal
+    by_article.update({a: w for a, w in war_articles.items() if a in by_article})
+    return np.array([int(by_article[a]) for a in rows["article_id"]])
 
 
 def split_by_article(rows: datasets.Dataset, dev_fraction: float,

@@ -51,16 +51,20 @@ def outlet_key(outlet: str) -> str:
 
 
 def offtopic_rates(article_ids, stances, topic_lists, truth_topic_lists, sources: dict,
-                   neutral: str = "neutral") -> dict[str, float]:
-    """On segments of articles not about the war: the share given a side, and the share given a
-    topic their labels do not carry (non-war news may truly be `domestic_politics`)."""
+                   war_topics=(), neutral: str = "neutral") -> dict[str, float]:
+    """On segments of articles not about the war: the share given a side, the share given a
+    war topic their labels do not carry, and the share given any topic their labels do not
+    carry (non-war news may truly be `domestic_politics`, or a spy trial elsewhere)."""
     rows = [(s, set(t), set(truth)) for a, s, t, truth in
             zip(article_ids, stances, topic_lists, truth_topic_lists, strict=True)
             if a in sources and not sources[a]["war"]]
     if not rows:
         return {}
+    war_topics = set(war_topics)
     return {"offtopic_n": len(rows),
             "offtopic_side_rate": sum(s != neutral for s, _, _ in rows) / len(rows),
+            "offtopic_war_topic_rate": sum(bool((t - truth) & war_topics)
+                                           for _, t, truth in rows) / len(rows),
             "offtopic_topic_rate": sum(bool(t - truth) for _, t, truth in rows) / len(rows)}
 
 

@@ -23,8 +23,9 @@ _DIGIT = re.compile(r"\d")
 
 
 class FurnitureDetector:
-    def __init__(self, threshold: float, max_words: int):
+    def __init__(self, threshold: float, max_words: int, min_page_lines: int):
         self.threshold, self.max_words = float(threshold), int(max_words)
+        self.min_page_lines = int(min_page_lines)
         self.words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3,
                                      sublinear_tf=True, lowercase=False)
@@ -38,9 +39,11 @@ class FurnitureDetector:
         return self
 
     def furniture(self, page: list[str]) -> list[bool]:
-        """For each line of a page (stripped, non-empty), whether it is furniture."""
-        if not page:
-            return []
+        """For each line of a page (stripped, non-empty), whether it is furniture. A text of
+        fewer than `min_page_lines` lines is not a page (a JSONL record, a ready-cut segment):
+        nothing in it is judged."""
+        if len(page) < self.min_page_lines:
+            return [False] * len(page)
         probability = self.classifier.predict_proba(self._features([page]))[:, 1]
         return [bool(p >= self.threshold and len(line.split()) <= self.max_words)
                 for line, p in zip(page, probability)]
@@ -110,8 +113,9 @@ def _page_lines(path: Path) -> list[str]:
 
 @functools.cache
 def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pages: str,
-                     seed_segments: str, threshold: float, max_words: int) -> FurnitureDetector:
+                     seed_segments: str, threshold: float, max_words: int,
+                     min_page_lines: int) -> FurnitureDetector:
     """Fitted once per process (about a second on ~4,000 lines)."""
     pages, labels = training_pages(Path(sources_file), Path(coverage_pages), split,
                                    Path(seed_pages), Path(seed_segments))
-    return FurnitureDetector(threshold, max_words).fit(pages, labels)
+    return FurnitureDetector(threshold, max_words, min_page_lines).fit(pages, labels)

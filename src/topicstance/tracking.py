@@ -15,7 +15,8 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
 from omegaconf import OmegaConf
 
 import topicstance
@@ -123,7 +124,10 @@ def log_model(model: TopicStanceModel, example_texts: list[str]) -> str:
     import pandas as pd
 
     example = pd.DataFrame({"text": list(example_texts)})
-    signature = infer_signature(example, model.predict_frame(example["text"].tolist()))
+    outputs = infer_signature(example, model.predict_frame(example["text"].tolist())).outputs
+    inputs = Schema([ColSpec("string", "text"), ColSpec("string", "headline", required=False),
+                     ColSpec("string", "previous", required=False)])
+    signature = ModelSignature(inputs=inputs, outputs=outputs)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / "model")
         info = mlflow.pyfunc.log_model(
@@ -222,8 +226,9 @@ def training_run_dict(model_uri: str, artifact_file: str) -> dict:
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
 
 
-def latest_runs_by_family(job: str = "train", run_name: str | None = None) -> list[dict]:
-    """The newest finished run of each model family: its family, metrics and start time."""
+def latest_runs_by_variant(job: str = "train", run_name: str | None = None) -> list[dict]:
+    """The newest finished run of each variant (a model family, or a named change to one):
+    its variant, metrics and run id."""
     query = f"tags.job = '{job}' and attributes.status = 'FINISHED'"
     if run_name:
         query += f" and attributes.run_name = '{run_name}'"
@@ -231,6 +236,6 @@ def latest_runs_by_family(job: str = "train", run_name: str | None = None) -> li
                               output_format="list")
     latest = {}
     for r in runs:
-        latest.setdefault(r.data.tags.get("model_family"), r)
-    return [{"family": family, "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
-            for family, r in latest.items()]
+        latest.setdefault(r.data.tags.get("variant") or r.data.tags.get("model_family"), r)
+    return [{"variant": variant, "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
+            for variant, r in latest.items()]

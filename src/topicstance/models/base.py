@@ -1,9 +1,11 @@
 """The one interface every model family implements, and what they share.
 
-A model turns texts into topic probabilities (n, n_topics) and stance probabilities
-(n, n_stances). Topic decisions use per-topic thresholds tuned on the dev split and saved with
-the model; the stance is the most probable one. Families differ only in `_fit`, `predict_scores`,
-`_save` and `_load`.
+A model turns texts (each with an optional article context: the headline and the segment
+before it) into topic probabilities (n, n_topics) and stance probabilities (n, n_stances). An
+optional relevance gate (`models/gate.py`) then takes the side and the war topics off segments
+that are not about the war. Topic decisions use per-topic thresholds tuned on the dev split and
+saved with the model; the stance is the most probable one. Families differ only in `_fit`,
+`predict_scores`, `_save` and `_load`.
 """
 
 import json
@@ -28,9 +30,17 @@ class LabeledSplit:
     texts: list[str]
     topics: np.ndarray   # (n, n_topics) multi-hot
     stances: np.ndarray  # (n,) stance index
+    contexts: list[str] | None = None  # the article context of each text (see `context`)
+    about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+def context(headline: str, previous: str) -> str:
+    """A segment's article context: its headline and the segment before it (each once)."""
+    headline, previous = (headline or "").strip(), (previous or "").strip()
+    return headline if previous in ("", headline) else f"{headline}\n{previous}".strip()
 
 
 class TopicStanceModel(ABC):
@@ -40,29 +50,44 @@ class TopicStanceModel(ABC):
         self.taxonomy = taxonomy
         self.params = dict(params)
         self.thresholds = np.full(len(taxonomy.topics), 0.5)
+        self.gate = None
 
     def fit(self, train: LabeledSplit, dev: LabeledSplit,
             on_epoch: MetricsCallback | None = None) -> None:
-        """Train on `train`, then tune the topic thresholds on `dev`."""
+        """Train on `train` (and the relevance gate, when configured), then tune the topic
+        thresholds on `dev`."""
         self._fit(train, dev, on_epoch)
-        topic_scores, _ = self.predict_scores(dev.texts)
+        if self.params.get("gate"):
+            from topicstance.models.gate import RelevanceGate
+
+            self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
+        topic_scores, _ = self.scores(dev.texts, dev.contexts)
         self.thresholds = tune_thresholds(topic_scores, dev.topics)
+
+    def scores(self, texts: list[str], contexts: list[str] | None = None):
+        """The family's probabilities, through the relevance gate when there is one."""
+        topic_scores, stance_scores = self.predict_scores(list(texts), contexts)
+        if self.gate is not None:
+            topic_scores, stance_scores = self.gate.apply(list(texts), contexts, topic_scores,
+                                                          stance_scores)
+        return topic_scores, stance_scores
 
     @abstractmethod
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch: MetricsCallback | None):
         ...
 
     @abstractmethod
-    def predict_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        ...
+    def predict_scores(self, texts: list[str], contexts: list[str] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities; `contexts` (one per text, may be empty strings) is optional."""
 
     def inference_settings(self) -> dict:
         """How inference runs here (e.g. the precision chosen for this CPU), for run records."""
         return {}
 
-    def predict_frame(self, texts: list[str]) -> pd.DataFrame:
+    def predict_frame(self, texts: list[str], contexts: list[str] | None = None) -> pd.DataFrame:
         """Decisions and scores, one row per text: the pyfunc's output."""
-        topic_scores, stance_scores = self.predict_scores(list(texts))
+        topic_scores, stance_scores = self.scores(list(texts), contexts)
         decided = topic_scores >= self.thresholds
         frame = pd.DataFrame({
             "topics": [[t for t, on in zip(self.taxonomy.topics, row) if on] for row in decided],
@@ -82,6 +107,8 @@ class TopicStanceModel(ABC):
                 "params": self.params, "thresholds": self.thresholds.tolist()}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
         self._save(directory)
+        if self.gate is not None:
+            self.gate.save(directory)
         return directory
 
     @abstractmethod
@@ -93,6 +120,11 @@ class TopicStanceModel(ABC):
         model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
         model.thresholds = np.asarray(meta["thresholds"], dtype=float)
         model._load(Path(directory))
+        if model.params.get("gate"):
+            from topicstance.models.gate import RelevanceGate
+
+            model.gate = RelevanceGate.load(model.taxonomy, dict(model.params["gate"]),
+                                            Path(directory))
         return model
 
     @abstractmethod

@@ -38,8 +38,8 @@ class EnsembleModel(TopicStanceModel):
         for member in self.members.values():
             member.fit(train, dev, on_epoch)
 
-    def predict_scores(self, texts):
-        scores = [member.predict_scores(texts) for member in self.members.values()]
+    def predict_scores(self, texts, contexts=None):
+        scores = [member.predict_scores(texts, contexts) for member in self.members.values()]
         return (np.mean([topics for topics, _ in scores], axis=0),
                 np.mean([stances for _, stances in scores], axis=0))
 

@@ -87,18 +87,23 @@ class _EncoderModel(TopicStanceModel):
                     copy.deepcopy(module), {nn.Linear}, dtype=torch.qint8)
         return self._quantized
 
-    def _batched(self, texts: list[str], forward) -> list[np.ndarray]:
-        """Run `forward(batch_inputs) -> tuple of tensors` over `texts` in length-sorted batches;
-        return the outputs as arrays in the original order."""
+    def _batched(self, texts: list[str], forward, pairs: list[str] | None = None
+                 ) -> list[np.ndarray]:
+        """Run `forward(batch_inputs) -> tuple of tensors` over `texts` (with `pairs` as each
+        one's second text, when given) in length-sorted batches; return the outputs as arrays
+        in the original order."""
         self._set_threads()
-        order = np.argsort([len(t) for t in texts], kind="stable")
+        lengths = [len(t) + (len(pairs[i]) if pairs else 0) for i, t in enumerate(texts)]
+        order = np.argsort(lengths, kind="stable")
         batch_size, outputs = int(self.params["batch_size"]), []
         autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
                     if self.precision == "bf16" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
             for start in range(0, len(texts), batch_size):
                 batch = [texts[i] for i in order[start:start + batch_size]]
-                inputs = self.tokenizer(batch, padding=True, truncation=True,
+                second = [pairs[i] for i in order[start:start + batch_size]] if pairs else None
+                inputs = self.tokenizer(batch, second, padding=True,
+                                        truncation="longest_first",
                                         max_length=int(self.params["max_length"]),
                                         return_tensors="pt")
                 outputs.append([o.float().numpy() for o in forward(inputs)])
@@ -139,8 +144,8 @@ class MiniLMLinearModel(_EncoderModel):
         self.stance_head = LogisticRegression(C=c, class_weight=weight, max_iter=3000).fit(
             x, train.stances)
 
-    def predict_scores(self, texts):
-        x = self.embed(list(texts))
+    def predict_scores(self, texts, contexts=None):
+        x = self.embed(list(texts))  # the frozen encoder reads the segment alone
         stance = np.zeros((len(texts), len(self.taxonomy.stances)))
         stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
         return self.topic_head.predict_proba(x), stance
@@ -231,12 +236,16 @@ class MiniLMFinetuneModel(_EncoderModel):
         self.network.eval()
 
     def _train_loader(self, train: LabeledSplit) -> torch.utils.data.DataLoader:
-        rows = datasets.Dataset.from_dict({"text": train.texts,
+        contexts = self._pairs(train.texts, train.contexts) or [""] * len(train.texts)
+        rows = datasets.Dataset.from_dict({"text": train.texts, "context": contexts,
                                            "topics": train.topics.astype(np.float32).tolist(),
                                            "stance": train.stances.tolist()})
-        rows = rows.map(lambda b: self.tokenizer(b["text"], truncation=True,
-                                                 max_length=int(self.params["max_length"])),
-                        batched=True, remove_columns=["text"])
+        use_context = self._pairs(train.texts, train.contexts) is not None
+        rows = rows.map(lambda b: self.tokenizer(
+            b["text"], b["context"] if use_context else None,
+            truncation="longest_first",
+            max_length=int(self.params["max_length"])),
+            batched=True, remove_columns=["text", "context"])
         rows.set_format("torch")
         return torch.utils.data.DataLoader(
             rows, batch_size=int(self.params["train_batch_size"]), shuffle=True,
@@ -245,22 +254,29 @@ class MiniLMFinetuneModel(_EncoderModel):
 
     def _dev_metrics(self, dev: LabeledSplit) -> dict[str, float]:
         self.network.eval()  # the live weights: a quantized copy would be of an older epoch
-        topic_scores, stance_scores = self._scores(self.network, dev.texts)
+        topic_scores, stance_scores = self._scores(self.network, dev.texts, dev.contexts)
         return compute_metrics(self.taxonomy, dev.topics, (topic_scores >= 0.5).astype(int),
                                dev.stances, stance_scores.argmax(axis=1))
 
-    def predict_scores(self, texts):
+    def predict_scores(self, texts, contexts=None):
         self.network.eval()
-        return self._scores(self._inference_module(self.network), texts)
+        return self._scores(self._inference_module(self.network), texts, contexts)
 
-    def _scores(self, network: nn.Module, texts) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs(self, texts, contexts) -> list[str] | None:
+        """The second text of each pair: the article context, when this model uses it. A
+        missing context is an empty second text, so the segment alone still works."""
+        if not self.params.get("use_context"):
+            return None
+        return list(contexts) if contexts is not None else [""] * len(texts)
+
+    def _scores(self, network: nn.Module, texts, contexts=None) -> tuple[np.ndarray, np.ndarray]:
         def forward(inputs):
             topic_logits, stance_logits = network(**inputs)
             return torch.sigmoid(topic_logits), torch.softmax(stance_logits.float(), dim=-1)
 
         if not len(texts):
             return np.zeros((0, len(self.taxonomy.topics))), np.zeros((0, len(self.taxonomy.stances)))
-        return tuple(self._batched(list(texts), forward))
+        return tuple(self._batched(list(texts), forward, self._pairs(texts, contexts)))
 
     def _save(self, directory: Path) -> None:
         self._save_encoder(directory, self.network.encoder)

@@ -1,11 +1,15 @@
 """The MLflow pyfunc that wraps any TopicStanceModel (logged as models-from-code).
 
 The local engine, `mlflow models serve` and a Spark UDF all load this same thing: it takes a
-DataFrame with a `text` column and returns one row of decisions and scores per text.
+DataFrame with a `text` column, and optional `headline` and `previous` columns (the article's
+headline and the segment before this one: `make predict` fills them), and returns one row of
+decisions and scores per text.
 """
 
 import pandas as pd
 from mlflow.pyfunc import PythonModel
+
+from topicstance.models.base import context as article_context
 
 
 class TopicStancePyfunc(PythonModel):
@@ -14,5 +18,12 @@ class TopicStancePyfunc(PythonModel):
         self.model = load_model(context.artifacts["model"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        # Select the column explicitly: iterating a DataFrame yields its column names.
-        return self.model.predict_frame(model_input["text"].astype(str).tolist())
+        # Select the columns explicitly: iterating a DataFrame yields its column names.
+        texts = model_input["text"].astype(str).tolist()
+        contexts = None
+        if {"headline", "previous"} & set(model_input.columns):
+            headlines = model_input.get("headline", pd.Series([""] * len(texts)))
+            previous = model_input.get("previous", pd.Series([""] * len(texts)))
+            contexts = [article_context(h, p) for h, p in zip(headlines.fillna("").astype(str),
+                                                      previous.fillna("").astype(str))]
+        return self.model.predict_frame(texts, contexts)

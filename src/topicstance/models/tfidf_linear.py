@@ -1,9 +1,15 @@
-"""Word and character n-gram TF-IDF with logistic-regression heads: the fast baseline."""
+"""Word and character n-gram TF-IDF with logistic-regression heads: the fast baseline.
+
+With `context_weight` > 0 the article context (headline and previous segment) adds its own word
+n-gram block, scaled by that weight, so "these steps" under a sanctions headline reads as
+sanctions while the segment's own words still count most.
+"""
 
 from pathlib import Path
 
 import joblib
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -26,7 +32,13 @@ class TfidfLinearModel(TopicStanceModel):
                                      min_df=int(p["min_df"]), sublinear_tf=True, lowercase=True,
                                      max_features=int(p["max_char_features"]))),
         ])
-        x = self.features.fit_transform(train.texts)
+        self.context_features = None
+        if float(p.get("context_weight", 0)) > 0 and train.contexts is not None:
+            self.context_features = TfidfVectorizer(
+                ngram_range=(1, int(p["word_ngram_max"])), min_df=2, sublinear_tf=True,
+                strip_accents="unicode", lowercase=True).fit(train.contexts)
+        self.features.fit(train.texts)
+        x = self._x(train.texts, train.contexts)
         weight = "balanced" if p["class_weight_balanced"] else None
         self.topic_head = OneVsRestClassifier(
             LogisticRegression(C=float(p["C"]), class_weight=weight, max_iter=2000))
@@ -34,17 +46,27 @@ class TfidfLinearModel(TopicStanceModel):
         self.stance_head = LogisticRegression(C=float(p["C"]), class_weight=weight, max_iter=2000)
         self.stance_head.fit(x, train.stances)
 
-    def predict_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _x(self, texts: list[str], contexts: list[str] | None):
         x = self.features.transform(texts)
+        if self.context_features is None:
+            return x
+        contexts = contexts if contexts is not None else [""] * len(texts)
+        weight = float(self.params["context_weight"])
+        return hstack([x, weight * self.context_features.transform(contexts)]).tocsr()
+
+    def predict_scores(self, texts, contexts=None) -> tuple[np.ndarray, np.ndarray]:
+        x = self._x(texts, contexts)
         stance = np.zeros((len(texts), len(self.taxonomy.stances)))
         stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
         return self.topic_head.predict_proba(x), stance
 
     def _save(self, directory: Path) -> None:
-        joblib.dump({"features": self.features, "topic_head": self.topic_head,
-                     "stance_head": self.stance_head}, directory / WEIGHTS_FILE)
+        joblib.dump({"features": self.features, "context_features": self.context_features,
+                     "topic_head": self.topic_head, "stance_head": self.stance_head},
+                    directory / WEIGHTS_FILE)
 
     def _load(self, directory: Path) -> None:
         parts = joblib.load(directory / WEIGHTS_FILE)
         self.features, self.topic_head = parts["features"], parts["topic_head"]
+        self.context_features = parts.get("context_features")
         self.stance_head = parts["stance_head"]

@@ -1,5 +1,6 @@
-"""The model comparison tables: the newest training run of each family, from MLflow, and the
-segmenter's furniture scores on the coverage test pages.
+"""The model comparison tables: the newest training run of each variant (each family, and the
+ablation rows: one change each), from MLflow, and the segmenter's furniture scores on the
+coverage test pages.
 
 Which numbers are on real text: `seeds` (the five real pages) and `coverage test` (real coverage
 rewritten from outlets no model trained on); `dev` is a held-out slice of the training mix.
@@ -20,7 +21,8 @@ MAIN = [("dev/topic_macro_f1", "dev topic"), ("dev/stance_macro_f1", "dev stance
         (f"{TEST}/topic_macro_f1", "coverage test topic"),
         (f"{TEST}/stance_macro_f1", "coverage test stance"),
         (f"{TEST}/offtopic_side_rate", "non-war: side"),
-        (f"{TEST}/offtopic_topic_rate", "non-war: wrong topic"),
+        (f"{TEST}/offtopic_war_topic_rate", "non-war: war topic"),
+        (f"{TEST}/offtopic_topic_rate", "non-war: any wrong topic"),
         ("train_seconds", "train s"), ("dev/segments_per_second", "dev seg/s")]
 
 
@@ -32,9 +34,9 @@ def per_class_columns(cfg: DictConfig) -> list[tuple[str, str]]:
 
 def comparison_table(cfg: DictConfig) -> str:
     tracking.configure(cfg.tracking)
-    runs = tracking.latest_runs_by_family("train", cfg.get("run_name"))
-    order = {family: i for i, family in enumerate(cfg.families)}
-    runs = sorted((r for r in runs if r["family"] in order), key=lambda r: order[r["family"]])
+    runs = tracking.latest_runs_by_variant("train", cfg.get("run_name"))
+    order = {variant: i for i, variant in enumerate(cfg.variants)}
+    runs = sorted((r for r in runs if r["variant"] in order), key=lambda r: order[r["variant"]])
     sources, problems = coverage.load_sources(Path(cfg.data.coverage_sources))
     if problems:
         raise ValueError(problems[0])
@@ -54,7 +56,7 @@ def _table(runs: list[dict], columns: list[tuple[str, str]]) -> str:
              "|---|" + "---:|" * len(columns)]
     for r in runs:
         cells = [_format(r["metrics"].get(key)) for key, _ in columns]
-        lines.append(f"| `{r['family']}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{r['variant']}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -22,8 +22,12 @@ def evaluate_model(cfg: DictConfig) -> dict:
     with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,
                                                         "data_file": str(data_file)}):
         tracking.log_config(cfg)
-        predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame({"text": rows["text"]}))
-        scores = evaluate.paired(taxonomy, corpus.to_split(rows, taxonomy), predicted)
+        truth = corpus.to_split(rows, taxonomy)
+        headlines, previous = corpus.headlines_and_previous(list(rows["article_id"]),
+                                                            list(rows["text"]))
+        predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame(
+            {"text": rows["text"], "headline": headlines, "previous": previous}))
+        scores = evaluate.paired(taxonomy, truth, predicted)
         metrics = evaluate.compute_metrics(*scores)
         tracking.log_metrics({"n": len(rows), **metrics}, prefix="eval/")
         tracking.log_text(evaluate.report(*scores), "classification_report.txt")

@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from topicstance import tracking
+from topicstance import corpus, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
 from topicstance.outputs import BASE_COLUMN_NAMES, Output, State, segment_schema
@@ -199,10 +199,14 @@ class _Batcher:
             if unit.encoding not in ("utf-8", ""):
                 log.info("decoded %s as %s", unit.file, unit.encoding)
             for article, segments in self.segmenter.segment_page(article_id, unit.text, key):
+                texts = [s.text for s in segments]
+                headlines, previous = corpus.headlines_and_previous([article.article_id] *
+                                                                    len(texts), texts)
                 self.rows += [{"article_id": s.article_id, "segment_id": s.segment_id,
                                "text": s.text, "start": s.start, "end": s.end, "source": key,
-                               "content_hash": unit.content_hash, "run_id": self.run_id}
-                              for s in segments]
+                               "content_hash": unit.content_hash, "run_id": self.run_id,
+                               "headline": h, "previous": p}
+                              for s, h, p in zip(segments, headlines, previous)]
             self.counts.articles_written += 1
         self.units.append(entry)
         self.state.units[key] = entry
@@ -221,10 +225,10 @@ class _Batcher:
         return article_id
 
     def _commit(self) -> None:
-        segments = pd.DataFrame(self.rows, columns=BASE_COLUMN_NAMES)
+        segments = pd.DataFrame(self.rows, columns=[*BASE_COLUMN_NAMES, "headline", "previous"])
         if len(segments):
             predicted = self.engine.run(segments, self.model.predict)
-            predicted["model_uri"] = self.model_uri
+            predicted["model_uri"] = self.model_uri  # (headline/previous are inputs only)
         else:  # a batch of quarantined inputs only: an empty part with the same columns
             predicted = pd.DataFrame(columns=self.schema.names)
         part = self.output.commit(predicted, self.schema, self.run_id, self.run_date,

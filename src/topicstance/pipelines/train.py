@@ -23,12 +23,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
     train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
     train_split, dev_split = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
+    sources = _coverage_sources(cfg.data)
+    gate = cfg.model.get("gate")
+    if gate:  # the relevance gate learns which articles are about the war
+        war_articles = {a: bool(r["war"]) for a, r in sources.items()}
+        train_split.about_war = corpus.about_war(train_rows, war_articles, gate.neutral_stance,
+                                                 gate.topics)
     log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
              cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
              len(dev_split), len(set(dev_rows["article_id"])))
 
     tracking.configure(cfg.tracking)
-    with tracking.run("train", cfg.get("run_name"), {"model_family": cfg.model.family}):
+    tags = {"model_family": cfg.model.family, "variant": cfg.get("variant") or cfg.model.family}
+    with tracking.run("train", cfg.get("run_name"), tags):
         tracking.log_config(cfg)
         tracking.log_params({"n_train": len(train_split), "n_dev": len(dev_split),
                              "n_rejected": len(rejected)})
@@ -39,15 +46,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         train_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        predicted = model.predict_frame(dev_split.texts)
+        predicted = model.predict_frame(dev_split.texts, dev_split.contexts)
         predict_seconds = time.perf_counter() - started
         scores = evaluate.paired(taxonomy, dev_split, predicted)
         metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
         metrics["train_seconds"] = round(train_seconds, 2)
         metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
-        sources = _coverage_sources(cfg.data)
         for path in cfg.data.get("heldout") or []:
-            metrics.update(_heldout_metrics(model, path, taxonomy, sources))
+            metrics.update(_heldout_metrics(model, path, taxonomy, sources,
+                                            cfg.labels.get("war_topics") or []))
         tracking.log_metrics(metrics)
         tracking.log_text(evaluate.report(*scores), "dev_classification_report.txt")
         tracking.log_figure(evaluate.confusion_figure(*scores), "dev_confusion_matrix.png")
@@ -77,15 +84,17 @@ def _coverage_sources(data_cfg) -> dict:
     return sources
 
 
-def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict) -> dict[str, float]:
+def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
+                     war_topics) -> dict[str, float]:
     """Metrics on a labeled file kept out of training (real pages, coverage by unseen outlets),
     under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war."""
     rows, rejected = corpus.load([path], taxonomy)
     if rejected:
         raise ValueError(f"invalid held-out records: {rejected[0]}")
     truth = corpus.to_split(rows, taxonomy)
-    predicted = model.predict_frame(truth.texts)
+    predicted = model.predict_frame(truth.texts, truth.contexts)
     scores = evaluate.compute_metrics(*evaluate.paired(taxonomy, truth, predicted))
     scores.update(coverage.offtopic_rates(rows["article_id"], predicted["stance"],
-                                          predicted["topics"], rows["topics"], sources))
+                                          predicted["topics"], rows["topics"], sources,
+                                          war_topics))
     return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}

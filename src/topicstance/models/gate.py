@@ -1,0 +1,84 @@
+"""Relevance gate: is this segment about the Russia-Ukraine war at all?
+
+Real coverage showed the models giving sides to heated climate copy and war topics to tariffs
+between African states. The gate is a TF-IDF logistic regression on the segment and its article
+context, trained to tell segments of war articles from segments of articles that are not about
+the war (hard negatives: the coverage corpus's non-war articles, which share the war's
+vocabulary). Its probability p softly gates the model's output: the stance moves towards
+`neutral` and the gated topics towards 0 as p falls, so a confident "not about the war" takes
+the side and the war topics off, and an unsure gate changes little.
+"""
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from topicstance.labels import Taxonomy
+
+GATE_FILE = "relevance_gate.joblib"
+
+
+class RelevanceGate:
+    def __init__(self, taxonomy: Taxonomy, params: dict):
+        self.taxonomy = taxonomy
+        self.params = params
+        self.neutral = taxonomy.stances.index(params["neutral_stance"])
+        self.gated_topics = [taxonomy.topics.index(t) for t in params["topics"]]
+
+    def fit(self, train) -> "RelevanceGate":
+        """Learns from `train.about_war` (per article, set by the training job); without it,
+        from the labels: a segment with a side or a gated topic is about the war."""
+        about_war = train.about_war
+        if about_war is None:
+            about_war = ((train.stances != self.neutral)
+                         | train.topics[:, self.gated_topics].any(axis=1)).astype(int)
+        if len(set(about_war.tolist())) < 2:
+            raise ValueError("the relevance gate needs training texts of both kinds "
+                             "(about the war and not)")
+        self.text_features = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                             strip_accents="unicode")
+        self.context_features = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                                strip_accents="unicode")
+        contexts = train.contexts or [""] * len(train.texts)
+        self.text_features.fit(train.texts)
+        self.context_features.fit(contexts)
+        self.classifier = LogisticRegression(C=float(self.params["C"]), class_weight="balanced",
+                                             max_iter=3000)
+        self.classifier.fit(self._x(train.texts, contexts), about_war)
+        return self
+
+    def probability(self, texts: list[str], contexts: list[str] | None) -> np.ndarray:
+        """P(about the war) for each text."""
+        contexts = contexts or [""] * len(texts)
+        return self.classifier.predict_proba(self._x(texts, contexts))[:, 1]
+
+    def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray):
+        if not len(texts):
+            return topic_scores, stance_scores
+        p = self.probability(texts, contexts)[:, None]
+        topics = topic_scores.copy()
+        topics[:, self.gated_topics] *= p
+        neutral = np.zeros_like(stance_scores)
+        neutral[:, self.neutral] = 1.0
+        return topics, p * stance_scores + (1 - p) * neutral
+
+    def _x(self, texts, contexts):
+        weight = float(self.params["context_weight"])
+        return hstack([self.text_features.transform(texts),
+                       weight * self.context_features.transform(contexts)]).tocsr()
+
+    def save(self, directory: Path) -> None:
+        joblib.dump({"text": self.text_features, "context": self.context_features,
+                     "classifier": self.classifier}, Path(directory) / GATE_FILE)
+
+    @classmethod
+    def load(cls, taxonomy: Taxonomy, params: dict, directory: Path) -> "RelevanceGate":
+        gate = cls(taxonomy, params)
+        parts = joblib.load(Path(directory) / GATE_FILE)
+        gate.text_features, gate.context_features = parts["text"], parts["context"]
+        gate.classifier = parts["classifier"]
+        return gate
