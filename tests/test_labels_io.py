@@ -3,16 +3,14 @@
 import json
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 from conftest import write_jsonl
 from topicstance.config import CONF_DIR
-from topicstance.io import read_articles, read_labeled, write_parquet_atomic, write_rejected
+from topicstance.io import read_labeled
 from topicstance.labels import Taxonomy
 
 LABELS_YAML = OmegaConf.load(CONF_DIR / "labels" / "default.yaml")
@@ -164,139 +162,3 @@ def test_read_labeled_accepts_other_and_extra_fields(taxonomy, tmp_path):
     rows, rejected = read_labeled([path], taxonomy)
     assert rejected == []
     assert rows[0]["topics"] == [] and rows[0]["source"] == ""
-
-
-# ---- read_articles -----------------------------------------------------------------------------
-
-HTML_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Sanctions widened | Example News</title></head>
-<body>
-<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
-<main><article>
-<h1>Britain widens sanctions on Russian shipping</h1>
-<p>The UK has imposed its biggest sanctions package against Russia in nearly two years, targeting
-shipping companies accused of moving oil above the price cap for the Kremlin.</p>
-<p>The foreign ministry said it had sanctioned fifty-six bodies and individuals, aiming to hurt
-Russia's war effort and to disrupt the supply of components for drones.</p>
-<p>Officials in Moscow called the measures illegal and promised a response, while ministers in
-London said more pressure would follow if the attacks on Ukrainian cities continue.</p>
-</article></main>
-<footer>Copyright Example News. All rights reserved.</footer>
-</body></html>
-"""
-
-
-def test_read_articles_txt(tmp_path):
-    page = tmp_path / "page_one.txt"
-    page.write_text("Headline\nBody line one.\n", encoding="utf-8")
-    assert list(read_articles(page)) == [("page_one", "Headline\nBody line one.\n", str(page))]
-
-
-def test_read_articles_html(tmp_path):
-    page = tmp_path / "story.html"
-    page.write_text(HTML_PAGE, encoding="utf-8")
-    empty = tmp_path / "empty.html"
-    empty.write_text("<html><head><title>t</title></head><body></body></html>", encoding="utf-8")
-    rejected = []
-    articles = list(read_articles(tmp_path, rejected=rejected))
-    assert [a[0] for a in articles] == ["story"]
-    text = articles[0][1]
-    assert "biggest sanctions package against Russia" in text
-    assert "components for drones" in text
-    assert "<p>" not in text and "Copyright" not in text
-    assert [(r.file, r.line) for r in rejected] == [(str(empty), 0)]
-    assert "no article text" in rejected[0].reason
-
-
-def test_read_articles_jsonl_with_bad_lines(tmp_path):
-    path = write_jsonl(tmp_path / "batch.jsonl", [
-        {"id": "a1", "text": "First article text."},            # 1
-        {"text": "Second article, no id."},                      # 2
-        '{"id": "a3", "text": "unterminated',                    # 3 bad JSON
-        {"id": "a4", "title": "no text"},                        # 4 missing text
-        "",                                                      # 5 blank
-        '"just a string"',                                       # 6 not an object
-        {"id": 7, "text": "Numeric id."},                        # 7
-    ])
-    rejected = []
-    articles = list(read_articles(path, rejected=rejected))
-    assert [(a, t) for a, t, _ in articles] == [("a1", "First article text."),
-                                                ("batch-2", "Second article, no id."),
-                                                ("7", "Numeric id.")]
-    assert [src for _, _, src in articles] == [f"{path}:1", f"{path}:2", f"{path}:7"]
-    assert [(r.file, r.line) for r in rejected] == [(str(path), 3), (str(path), 4),
-                                                    (str(path), 6)]
-    assert "not valid JSON" in rejected[0].reason
-    assert "'text'" in rejected[1].reason
-    assert all(str(r).startswith(f"{path}:{r.line}: ") for r in rejected)
-
-
-def test_read_articles_parquet(tmp_path):
-    path = tmp_path / "batch.parquet"
-    pd.DataFrame({"id": ["p1", "p2", "p3"],
-                  "text": ["Parquet article one.", "", "Parquet article three."]}) \
-        .to_parquet(path, index=False)
-    corrupt = tmp_path / "corrupt.parquet"
-    corrupt.write_bytes(b"this is not a parquet file at all")
-    rejected = []
-    articles = list(read_articles(tmp_path, cache_dir=tmp_path / "cache", rejected=rejected))
-    assert [(a, t) for a, t, _ in articles] == [("p1", "Parquet article one."),
-                                                ("p3", "Parquet article three.")]
-    assert sorted((Path(r.file).name, r.line) for r in rejected) == [("batch.parquet", 2),
-                                                                     ("corrupt.parquet", 0)]
-
-
-def test_read_articles_folder_is_recursive_sorted_and_filtered(tmp_path):
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "two.txt").write_text("Two.", encoding="utf-8")
-    (tmp_path / "one.txt").write_text("One.", encoding="utf-8")
-    (tmp_path / "notes.md").write_text("not an article", encoding="utf-8")
-    write_jsonl(tmp_path / "a.jsonl", [{"id": "j1", "text": "Jsonl one."}])
-    ids = [a for a, _, _ in read_articles(tmp_path)]
-    assert ids == ["j1", "b/two", "one"]  # a.jsonl, b/two.txt, one.txt
-
-
-def test_article_ids_are_unique_across_sub_folders(tmp_path):
-    for folder in ("2024-11-06", "2024-11-07"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "index.txt").write_text(f"Story of {folder}.", encoding="utf-8")
-    ids = [a for a, _, _ in read_articles(tmp_path)]
-    assert len(ids) == 2
-    assert len(set(ids)) == 2
-
-
-def test_read_articles_unsupported_file_and_missing_path(tmp_path):
-    odd = tmp_path / "page.docx"
-    odd.write_text("x")
-    rejected = []
-    assert list(read_articles(odd, rejected=rejected)) == []
-    assert [(r.file, r.line) for r in rejected] == [(str(odd), 0)]
-    with pytest.raises(FileNotFoundError):
-        list(read_articles(tmp_path / "nowhere"))
-
-
-# ---- writers -----------------------------------------------------------------------------------
-
-def test_write_parquet_atomic_leaves_no_temp_file(tmp_path):
-    out = tmp_path / "out" / "predictions.parquet"
-    frame = pd.DataFrame({"segment_id": ["a-p000", "a-p001"], "topics": [["sanctions"], []],
-                          "stance_score": [0.9, 0.4]})
-    assert write_parquet_atomic(frame, out) == out
-    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.parquet"]
-    back = pd.read_parquet(out)
-    assert back["segment_id"].tolist() == ["a-p000", "a-p001"]
-    assert [list(t) for t in back["topics"]] == [["sanctions"], []]
-
-    # Overwriting replaces the file whole, still with nothing left beside it.
-    write_parquet_atomic(frame.iloc[:1], out)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.parquet"]
-    assert len(pd.read_parquet(out)) == 1
-
-
-def test_write_rejected_round_trips(tmp_path, taxonomy):
-    path = write_jsonl(tmp_path / "in.jsonl", ["{bad", record(taxonomy, 0)])
-    _, rejected = read_labeled([path], taxonomy)
-    out = write_rejected(rejected, tmp_path / "out" / "rejected.jsonl")
-    assert sorted(p.name for p in out.parent.iterdir()) == ["rejected.jsonl"]
-    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    assert lines == [{"file": str(path), "line": 1, "reason": rejected[0].reason, "raw": "{bad"}]

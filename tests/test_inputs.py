@@ -1,0 +1,134 @@
+"""Raw input for prediction: listing, decoding, units and the reasons junk is set aside."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import write_jsonl
+from topicstance.inputs import Limits, decode, list_files, read_units
+
+LIMITS = Limits()
+
+
+def units(path: Path, cache_dir=None):
+    return [u for f in list_files(path) for u in read_units(f, LIMITS, cache_dir)]
+
+
+def good(us):
+    return [(u.article_id, u.text) for u in us if not u.reason]
+
+
+def bad(us):
+    return [(Path(u.file).name, u.line, u.reason) for u in us if u.reason]
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Sanctions widened | Example News</title></head>
+<body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+<main><article>
+<h1>Britain widens sanctions on Russian shipping</h1>
+<p>The UK has imposed its biggest sanctions package against Russia in nearly two years, targeting
+shipping companies accused of moving oil above the price cap for the Kremlin.</p>
+<p>The foreign ministry said it had sanctioned fifty-six bodies and individuals, aiming to hurt
+Russia's war effort and to disrupt the supply of components for drones.</p>
+<p>Officials in Moscow called the measures illegal and promised a response, while ministers in
+London said more pressure would follow if the attacks on Ukrainian cities continue.</p>
+</article></main>
+<footer>Copyright Example News. All rights reserved.</footer>
+</body></html>
+"""
+
+
+def test_txt_page_is_one_unit_keyed_by_its_path(tmp_path):
+    page = tmp_path / "page_one.txt"
+    page.write_text("Headline\nBody line one.\n", encoding="utf-8")
+    (u,) = units(page)
+    assert (u.article_id, u.text, u.key, u.encoding) == (
+        "page_one", "Headline\nBody line one.\n", str(page), "utf-8")
+    assert len(u.content_hash) == 64
+
+
+def test_html_main_text_is_extracted(tmp_path):
+    (tmp_path / "story.html").write_text(HTML_PAGE, encoding="utf-8")
+    (tmp_path / "empty.html").write_text("<html><head><title>t</title></head><body></body></html>",
+                                         encoding="utf-8")
+    us = units(tmp_path)
+    ((article_id, text),) = good(us)
+    assert article_id == "story"
+    assert "biggest sanctions package against Russia" in text and "components for drones" in text
+    assert "<p>" not in text and "Copyright" not in text
+    assert bad(us) == [("empty.html", 0, "no article text found in the HTML")]
+
+
+def test_jsonl_records_and_their_problems(tmp_path):
+    path = write_jsonl(tmp_path / "batch.jsonl", [
+        {"id": "a1", "text": "First article text."},            # 1
+        {"text": "Second article, no id."},                      # 2
+        '{"id": "a3", "text": "unterminated',                    # 3 bad JSON
+        {"id": "a4", "title": "no text"},                        # 4 missing text
+        "",                                                      # 5 blank
+        '"just a string"',                                       # 6 not an object
+        {"id": 7, "text": "Numeric id."},                        # 7
+    ])
+    us = units(path)
+    assert good(us) == [("a1", "First article text."), ("batch-2", "Second article, no id."),
+                        ("7", "Numeric id.")]
+    assert [u.key for u in us if not u.reason] == [f"{path}#a1", f"{path}:2", f"{path}#7"]
+    problems = bad(us)
+    assert [(name, line) for name, line, _ in problems] == [("batch.jsonl", 3), ("batch.jsonl", 4),
+                                                            ("batch.jsonl", 6)]
+    assert "not valid JSON" in problems[0][2] and "'text'" in problems[1][2]
+    assert "expected a JSON object" in problems[2][2]
+
+
+def test_parquet_records_and_a_corrupt_file(tmp_path):
+    pd.DataFrame({"id": ["p1", "p2", "p3"],
+                  "text": ["Parquet article one.", "", "Parquet article three."]}) \
+        .to_parquet(tmp_path / "batch.parquet", index=False)
+    (tmp_path / "corrupt.parquet").write_bytes(b"this is not a parquet file at all")
+    us = units(tmp_path, cache_dir=tmp_path / "cache")
+    assert good(us) == [("p1", "Parquet article one."), ("p3", "Parquet article three.")]
+    assert sorted((name, line) for name, line, _ in bad(us)) == [("batch.parquet", 2),
+                                                                 ("corrupt.parquet", 0)]
+
+
+def test_folders_are_walked_recursively_in_path_order(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "two.txt").write_text("Two.", encoding="utf-8")
+    (tmp_path / "one.txt").write_text("One.", encoding="utf-8")
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "j1", "text": "Jsonl one."}])
+    assert [a for a, _ in good(units(tmp_path))] == ["j1", "b/two", "one"]
+    with pytest.raises(FileNotFoundError):
+        list_files(tmp_path / "nowhere")
+
+
+def test_the_output_folder_is_never_read_back(tmp_path):
+    (tmp_path / "page.txt").write_text("A page.", encoding="utf-8")
+    (tmp_path / "out" / "quarantine").mkdir(parents=True)
+    (tmp_path / "out" / "quarantine" / "part-1.jsonl").write_text('{"text": "x"}\n')
+    assert [f.rel for f in list_files(tmp_path, exclude=tmp_path / "out")] == ["page.txt"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Café in Kyiv".encode(), ("Café in Kyiv", "utf-8", "")),
+    ("Café \u201cquoted\u201d".encode("cp1252"), ("Café \u201cquoted\u201d", "cp1252", "")),
+    (b"%PDF-1.7 ...", ("", "", "binary file (PDF), not text")),
+    (b"abc\x00def", ("", "", "binary file (NUL bytes), not text")),
+    (b"  \n ", ("", "", "empty file")),
+])
+def test_decode(raw, expected):
+    assert decode(raw) == expected
+
+
+def test_oversized_records_and_lines_are_quarantined(tmp_path):
+    write_jsonl(tmp_path / "big.jsonl", [{"id": "x", "text": "word " * 300_000}])
+    (tmp_path / "dump.txt").write_text("y" * 25_000, encoding="utf-8")
+    problems = bad(units(tmp_path))
+    assert [(name, line) for name, line, _ in problems] == [("big.jsonl", 1), ("dump.txt", 0)]
+    assert "a line of 1,500,000 characters is not prose" in problems[0][2]
+    assert "a line of 25,000 characters is not prose" in problems[1][2]
+    small = Limits(max_record_mb=1.0)
+    (record,) = [u for f in list_files(tmp_path / "big.jsonl") for u in read_units(f, small)]
+    assert record.reason == "record of 1.4 MB exceeds max_record_mb=1"
