@@ -92,6 +92,9 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
             counts.files_unchanged += 1
         else:
             todo.append(file)
+    if todo and counts.files_unchanged:
+        log.info("%d files under %s: %d unchanged since the last run (skipped), %d to process",
+                 counts.files_seen, input_path, counts.files_unchanged, len(todo))
     units_per_file = Counter(u.get("file") for u in state.units.values() if u.get("article_id"))
     counts.articles_unchanged = sum(units_per_file[str(f.path)] for f in files if f not in todo)
 
