@@ -40,14 +40,15 @@ def _hermetic_env():
 
 
 def config_defaults(config_name: str) -> dict[str, str]:
-    """{group: option} from a top-level config's defaults list (`_self_` left out)."""
+    """{group: option} from a top-level config's defaults list (`_self_` and `hydra` left out)."""
     defaults = OmegaConf.load(CONF_DIR / f"{config_name}.yaml").defaults
     out = {}
     for entry in defaults:
         if isinstance(entry, str):
             continue  # _self_
         ((group, option),) = OmegaConf.to_container(entry).items()
-        out[group] = option
+        if group != "hydra":  # Hydra's own node (run and sweep dirs), not part of the job config
+            out[group] = option
     return out
 
 

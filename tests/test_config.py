@@ -57,9 +57,20 @@ def check_group(cfg, group: str) -> None:
 
 def test_every_group_is_used():
     used = {g for name in TOP_LEVEL_CONFIGS for g in config_defaults(name)}
-    assert set(GROUPS) - {PRESET_GROUP} <= used, "a config group no top-level config uses"
+    assert set(GROUPS) - {PRESET_GROUP, "hydra"} <= used, "a config group no top-level config uses"
     for group in used:
         assert options(group), f"conf/{group}/ has no options"
+
+
+def test_every_job_writes_hydra_outputs_under_paths_experiments():
+    """One conf/hydra/default.yaml holds the run and sweep dirs; every top-level config uses it."""
+    for name in TOP_LEVEL_CONFIGS:
+        entries = [OmegaConf.to_container(e) for e in OmegaConf.load(CONF_DIR / f"{name}.yaml").defaults
+                   if not isinstance(e, str)]
+        assert {"hydra": "default"} in entries, name
+    dirs = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "hydra" / "default.yaml"))
+    for kind in ("run", "sweep"):
+        assert dirs[kind]["dir"].startswith("${paths.experiments}/hydra/"), kind
 
 
 def test_top_level_configs_have_their_defaults():
