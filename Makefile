@@ -13,6 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
 .PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
+.PHONY: sweep leaderboard promote
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -39,10 +40,19 @@ evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl
 	@[ -n "$(DATA)" ] || { echo "usage: make evaluate DATA=<labeled jsonl> [MODEL=<uri>]"; exit 2; }
 	$(BIN)/topicstance-evaluate 'data_file="$(DATA)"' $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
 
-compare: validate-data ## Train every family and the ablation rows without the seeds; score dev, the seed pages and the coverage test part; print the tables
-	$(BIN)/topicstance-train --multirun model=tfidf_linear,minilm_linear,minilm_finetune,tfidf_minilm data=seeds_heldout registry.promote=never run_name=compare $(ARGS)
-	$(BIN)/topicstance-train --multirun +experiment=tfidf_segment_only,tfidf_gate data=seeds_heldout registry.promote=never run_name=compare $(ARGS)
-	$(BIN)/topicstance-compare
+compare: validate-data ## The compare_models sweep: every family and the ablation rows without the seeds, under one parent run; prints the tables
+	$(BIN)/topicstance-train +experiment=compare_models $(ARGS)
+
+sweep: validate-data ## A Hydra multirun under one MLflow parent run: ARGS="+experiment=tfidf_grid" or ARGS="--multirun model.C=1,4"
+	@[ -n "$(ARGS)" ] || { echo 'usage: make sweep ARGS="+experiment=compare_models" (or tfidf_grid, or --multirun <key>=<a>,<b>)'; exit 2; }
+	$(BIN)/topicstance-train $(ARGS)
+
+leaderboard: $(STAMP) ## Training runs ranked by METRIC (default dev/mean_macro_f1) [SWEEP=<parent run id>|latest] [FORMAT=csv]
+	@$(BIN)/topicstance-leaderboard $(if $(METRIC),'metric="$(METRIC)"') $(if $(SWEEP),'sweep="$(SWEEP)"') $(if $(FORMAT),'format=$(FORMAT)') $(ARGS)
+
+promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [REASON="..."]
+	@[ -n "$(RUN)$(VERSION)" ] || { echo 'usage: make promote RUN=<training run id> | VERSION=<n> [REASON="why"]'; exit 2; }
+	$(BIN)/topicstance-promote $(if $(RUN),'run="$(RUN)"') $(if $(VERSION),'version=$(VERSION)') $(if $(REASON),'reason="$(REASON)"') $(ARGS)
 
 bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8
 	$(BIN)/topicstance-bench $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)

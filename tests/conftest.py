@@ -19,11 +19,13 @@ from topicstance.config import CONF_DIR, PROJECT_ROOT
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 SEEDS_FILE = DATA_DIR / "labeled" / "seeds.jsonl"
-TOP_LEVEL_CONFIGS = ("train", "predict", "evaluate", "validate_data")
+TOP_LEVEL_CONFIGS = ("train", "predict", "evaluate", "validate_data", "compare", "bench",
+                     "leaderboard", "promote")
 
 # Environment that must never leak into a test from the developer's shell or CI.
 LEAKY_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME",
-             "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID", "TOPICSTANCE_ROOT")
+             "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID", "TOPICSTANCE_ROOT",
+             "TOPICSTANCE_SWEEP_PARENT_RUN_ID")
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
              "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 

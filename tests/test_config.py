@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TOP_LEVEL_CONFIGS, compose_config, config_defaults
@@ -99,6 +101,62 @@ def test_experiment_presets_compose(tmp_path):
         cfg = compose_config("train", tmp_path, [f"+{PRESET_GROUP}={preset}"])
         OmegaConf.to_container(cfg, resolve=True)
         check_group(cfg, "model")
+
+
+def sweep_presets() -> dict[str, dict[str, list[str]]]:
+    """{preset: {swept key: its values}} for the presets that run as a multirun."""
+    parser = OverridesParser.create()
+    found = {}
+    for preset in options(PRESET_GROUP):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=[f"+{PRESET_GROUP}={preset}"],
+                          return_hydra_config=True)
+        if cfg.hydra.mode != RunMode.MULTIRUN:
+            continue
+        params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+        found[preset] = {o.key_or_group: list(o.sweep_string_iterator())
+                         for o in parser.parse_overrides(params)}
+    return found
+
+
+def test_sweep_presets_exist_and_every_swept_value_composes(tmp_path):
+    """Each job a sweep preset would launch composes, with its parent run name set."""
+    presets = sweep_presets()
+    assert {"compare_models", "tfidf_grid"} <= set(presets)
+    assert presets["compare_models"]["model"] == ["tfidf_segment_only", "tfidf_linear",
+                                                  "tfidf_gated", "minilm_linear",
+                                                  "minilm_finetune", "tfidf_minilm"]
+    for preset, swept in presets.items():
+        for key, values in swept.items():
+            assert len(values) >= 2, (preset, key)
+            for value in values:
+                cfg = compose_config("train", tmp_path, [f"+{PRESET_GROUP}={preset}",
+                                                         f"{key}={value}"])
+                OmegaConf.to_container(cfg, resolve=True)
+                check_group(cfg, "model")
+                assert cfg.sweep_name == preset
+                assert cfg.registry.promote == "never"  # a sweep never moves the champion
+
+
+def test_compare_models_trains_without_the_seeds_and_scores_the_segmenter(tmp_path):
+    cfg = compose_config("train", tmp_path, [f"+{PRESET_GROUP}=compare_models"])
+    assert not any(p.endswith("seeds.jsonl") for p in cfg.data.labeled)
+    assert any(p.endswith("seeds.jsonl") for p in cfg.data.heldout)
+    check_group(cfg, "segmenter")
+
+
+def test_training_jobs_get_the_sweep_parent_callback():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", return_hydra_config=True)
+    targets = [c._target_ for c in cfg.hydra.callbacks.values()]
+    assert targets == ["topicstance.sweeps.MlflowParentRun"]
+
+
+def test_one_seed_drives_the_split_and_the_fine_tune(tmp_path):
+    for model in ("minilm_finetune", "tfidf_minilm"):
+        cfg = compose_config("train", tmp_path, [f"model={model}", "seed=7"])
+        node = cfg.model if model == "minilm_finetune" else cfg.model.members.minilm_finetune
+        assert node.seed == 7, model
 
 
 def test_train_settings(tmp_path):

@@ -1,12 +1,13 @@
 """Metrics on hand-made arrays with known answers, threshold tuning, the model interface."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import tiny_corpus
-from topicstance import corpus
-from topicstance.evaluate import compute_metrics, confusion_figure, report
+from topicstance import corpus, plots
 from topicstance.labels import Taxonomy
+from topicstance.metrics import compute_metrics, report
 from topicstance.models import build_model, load_model
 from topicstance.models.base import THRESHOLD_GRID, tune_thresholds
 
@@ -83,8 +84,18 @@ def test_report_and_figure_name_every_label(taxonomy):
     text = report(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
     for name in taxonomy.topics + taxonomy.stances:
         assert name in text
-    fig = confusion_figure(taxonomy, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
-    assert [ax.get_title() for ax in fig.axes] == ["stance", *taxonomy.topics]
+    confusion = plots.stance_confusion(taxonomy, TRUE_STANCE, PRED_STANCE)
+    ax = confusion.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(taxonomy.stances)
+    # Each true stance's row sums to 1 (s0: 1 of 3 right, 1 as s1, 1 as s2).
+    shares = ax.images[0].get_array()
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    assert shares[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    bars = plots.topic_scores(taxonomy, TRUE_TOPICS, PRED_TOPICS).axes[0]
+    assert len(bars.patches) == 3 * len(taxonomy.topics)  # precision, recall, F1 per topic
+    probs = np.eye(3)[PRED_STANCE] * 0.6 + 0.4 / 3
+    curve = plots.stance_reliability(taxonomy, TRUE_STANCE, probs).axes[0]
+    assert {line.get_label() for line in curve.lines} == {"calibrated", *taxonomy.stances}
 
 
 # ---- thresholds --------------------------------------------------------------------------------
@@ -207,3 +218,29 @@ def test_unknown_model_family_is_refused(taxonomy):
 
     with pytest.raises(ValueError, match="unknown model.family"):
         build_model(OmegaConf.create({"family": "no_such_family"}), taxonomy)
+
+
+def test_worst_misclassified_puts_the_surest_mistakes_first(taxonomy):
+    from topicstance.corpus import LabeledSplit
+    from topicstance.metrics import worst_misclassified
+
+    truth = LabeledSplit([f"text {i}" for i in range(len(TRUE_STANCE))], TRUE_TOPICS, TRUE_STANCE)
+    # p(true stance): row 1 (wrong, pred s1) 0.1, row 4 (wrong, pred s0) 0.3, row 5 (wrong) 0.2
+    probs = np.full((6, 3), 0.0)
+    for i, (pred, p_true) in enumerate(zip(PRED_STANCE, [0.8, 0.1, 0.8, 0.8, 0.3, 0.2])):
+        probs[i, TRUE_STANCE[i]] = p_true
+        probs[i, pred] += 1 - p_true
+    frame = pd.DataFrame({"topics": [[t for t, on in zip(taxonomy.topics, r) if on]
+                                     for r in PRED_TOPICS],
+                          "stance": [taxonomy.stances[i] for i in PRED_STANCE]})
+    for j, t in enumerate(taxonomy.topics):
+        frame[f"score_{t}"] = PRED_TOPICS[:, j].astype(float)  # sure of every topic call
+    for j, s in enumerate(taxonomy.stances):
+        frame[f"prob_{s}"] = probs[:, j]
+    worst = worst_misclassified(taxonomy, truth, frame, limit=3)
+    # Wrong: rows 1 (topic+stance), 2 (topic), 4 and 5 (stance); costs 1-log(.1), 1, -log(.3),
+    # -log(.2): the three surest mistakes are rows 1, 5, 4.
+    assert worst["text"].tolist() == ["text 1", "text 5", "text 4"]
+    assert worst["error"].tolist() == ["topic+stance", "stance", "stance"]
+    assert worst.loc[0, "true_topics"] == f"{taxonomy.topics[0]}, {taxonomy.topics[1]}"
+    assert worst["cost"].is_monotonic_decreasing

@@ -1,6 +1,7 @@
 """The labeled corpus as the jobs use it: loading, the article-grouped split, and counts."""
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -9,7 +10,21 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
-from topicstance.models.base import LabeledSplit, context
+from topicstance.models.base import context
+
+
+@dataclass
+class LabeledSplit:
+    """Texts and their labels as the models train and are scored on."""
+
+    texts: list[str]
+    topics: np.ndarray   # (n, n_topics) multi-hot
+    stances: np.ndarray  # (n,) stance index
+    contexts: list[str] | None = None  # the article context of each text (`models.base.context`)
+    about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 def load(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Rejected]]:

@@ -1,5 +1,7 @@
 """The taxonomy (topic and stance names) built from `conf/labels`, and label checks against it."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,12 @@ class Taxonomy:
     @classmethod
     def from_dict(cls, d: dict) -> "Taxonomy":
         return cls(d["name"], tuple(d["topics"]), tuple(d["stances"]), d["no_topic"])
+
+    def digest(self) -> str:
+        """Short fingerprint of the name and the label lists: models with the same digest speak
+        the same labels (the registry refuses to swap a champion across digests)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def label_errors(self, topics, stance) -> list[str]:
         """Why a (topics, stance) pair breaks the taxonomy; empty when it is valid."""

@@ -4,9 +4,12 @@ The rest of the package hands plain values in and gets plain values back, so swa
 embedded sqlite store for a real server is a config change (`tracking=server`).
 """
 
+import hashlib
 import importlib.metadata
 import os
+import subprocess
 import tempfile
+import time
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import OmegaConf
 
 import topicstance
@@ -24,6 +28,10 @@ from topicstance.models.base import TopicStanceModel
 
 PYFUNC_ENTRY = Path(__file__).parent / "models" / "pyfunc_entry.py"
 PACKAGE_DIR = Path(topicstance.__file__).parent
+# Set by the sweep callback (topicstance.sweeps) for the jobs of a multirun, which may run in
+# other processes: every run started while it is set becomes a child of that parent run.
+SWEEP_PARENT_ENV = "TOPICSTANCE_SWEEP_PARENT_RUN_ID"
+MAX_PARAM_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -75,15 +83,81 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 @contextmanager
 def run(job: str, run_name: str | None = None, tags: dict | None = None):
-    with mlflow.start_run(run_name=run_name, tags={"job": job, **(tags or {})}) as active:
-        yield active
+    """An MLflow run; a child of the current sweep's parent run when there is one. A run that
+    raises ends FAILED with the error as its `error` tag."""
+    tags = {"job": job, **(tags or {})}
+    if os.environ.get(SWEEP_PARENT_ENV):
+        tags[MLFLOW_PARENT_RUN_ID] = os.environ[SWEEP_PARENT_ENV]
+    with mlflow.start_run(run_name=run_name, tags=tags) as active:
+        try:
+            yield active
+        except BaseException as e:
+            mlflow.set_tag("error", f"{type(e).__name__}: {e}"[:5000])
+            raise
 
 
 def log_config(cfg) -> None:
-    """The resolved config as an artifact, and flattened into params (long values trimmed)."""
+    """The resolved config as an artifact, and flattened into dotted params."""
     container = OmegaConf.to_container(cfg, resolve=True)
     mlflow.log_text(OmegaConf.to_yaml(container), "config.yaml")
-    mlflow.log_params({k: str(v)[:500] for k, v in _flatten(container).items()})
+    mlflow.log_params({k: _shorten(str(v)) for k, v in _flatten(container).items()})
+
+
+def _shorten(value: str) -> str:
+    """Values past MLflow's comfortable length keep their start and a digest of the whole, so
+    two different long values never read as equal."""
+    if len(value) <= MAX_PARAM_CHARS:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+    return f"{value[:MAX_PARAM_CHARS - 30]}... (sha256 {digest})"
+
+
+def log_job_context(project_root: str, taxonomy) -> None:
+    """Tags that say where a run came from: the Hydra overrides (and the `.hydra/` files as
+    artifacts, when Hydra runs the job), the git commit and whether the checkout was dirty,
+    and the taxonomy the labels follow."""
+    from hydra.core.hydra_config import HydraConfig
+
+    tags = {"taxonomy": taxonomy.name, "taxonomy_digest": taxonomy.digest()}
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        tags["hydra_overrides"] = " ".join(hydra_cfg.overrides.task) or "(none)"
+        if hydra_cfg.mode.name == "MULTIRUN":
+            tags["sweep_job"] = str(hydra_cfg.job.num)
+        if hydra_cfg.output_subdir:
+            hydra_dir = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
+            if hydra_dir.is_dir():
+                mlflow.log_artifacts(str(hydra_dir), "hydra")
+    tags.update(git_tags(project_root))
+    mlflow.set_tags(tags)
+
+
+def git_tags(project_root: str) -> dict[str, str]:
+    """`git_commit`, `git_dirty` (tracked files changed) and MLflow's own commit tag; nothing
+    when the project is not a git checkout or git is missing."""
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", str(project_root), *args], check=True,
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit, "git_dirty": str(dirty).lower(),
+            "mlflow.source.git.commit": commit}
+
+
+def log_dataset(frame, name: str, source: str, context: str) -> None:
+    """A data set the run saw, as an MLflow dataset input (digest, schema, rows) under
+    `context`: `training`, `validation` or `evaluation`."""
+    dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+    mlflow.log_input(dataset, context=context)
+
+
+def log_table(frame, artifact_file: str) -> None:
+    """A table the UI's artifact view can sort and filter."""
+    mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 
 def _flatten(node, prefix=""):
@@ -149,15 +223,17 @@ def _pinned_requirements() -> list[str]:
 
 
 def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
-             metrics: dict[str, float]) -> Registered:
+             metrics: dict[str, float], taxonomy) -> Registered:
     """Register a new version of `name`; move `alias` to it according to `policy`.
 
     policy: `always`, `never`, or `if_better` (move when there is no holder of the alias yet,
-    or when this run's `metric` beats the holder's run's).
+    or when this run's `metric` beats the holder's run's and both follow the same taxonomy).
     """
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, name).version
+    version = str(mlflow.register_model(model_uri, name).version)
     client.set_model_version_tag(name, version, metric, str(metrics.get(metric)))
+    client.set_model_version_tag(name, version, "taxonomy", taxonomy.name)
+    client.set_model_version_tag(name, version, "taxonomy_digest", taxonomy.digest())
     current = _alias_holder(client, name, alias)
     if policy == "always":
         promote, reason = True, "policy=always"
@@ -165,14 +241,77 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
         promote, reason = False, "policy=never"
     elif current is None:
         promote, reason = True, f"no version held @{alias}"
+    elif _taxonomy_digest(client, current) not in (None, taxonomy.digest()):
+        promote, reason = False, (f"version {current.version} @{alias} follows another "
+                                  f"taxonomy; `make promote` to switch")
     else:
         held = client.get_run(current.run_id).data.metrics.get(metric, float("-inf"))
         promote = metrics[metric] > held
         reason = (f"{metric} {metrics[metric]:.4f} vs {held:.4f} "
                   f"of version {current.version} @{alias}")
     if promote:
-        client.set_registered_model_alias(name, alias, version)
-    return Registered(name, str(version), promote, reason)
+        _move_alias(client, name, alias, version, by="train (registry.promote)", reason=reason)
+    return Registered(name, version, promote, reason)
+
+
+class PromotionRefused(ValueError):
+    """The version cannot take the alias (unknown, or trained on another taxonomy)."""
+
+
+def promote(name: str, alias: str, by: str, reason: str, run_id: str | None = None,
+            version: str | None = None) -> Registered:
+    """Move `alias` to `version` of `name` (or to the version registered from `run_id`), with
+    who, why and when in the version's tags. Refuses a version whose taxonomy differs from the
+    current holder's: its labels would mean something else to `make predict`'s readers."""
+    client = MlflowClient()
+    if run_id:
+        found = [v for v in client.search_model_versions(f"run_id = '{run_id}'")
+                 if v.name == name]
+        if not found:
+            raise PromotionRefused(f"run {run_id} registered no version of {name!r}")
+        version = str(found[0].version)
+    try:
+        candidate = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise PromotionRefused(f"{name!r} has no version {version}") from None
+    current = _alias_holder(client, name, alias)
+    if current is not None:
+        held, new = _taxonomy_digest(client, current), _taxonomy_digest(client, candidate)
+        if held and new and held != new:
+            raise PromotionRefused(
+                f"version {candidate.version} follows taxonomy "
+                f"{_taxonomy_name(client, candidate)!r}, the champion (version {current.version}) "
+                f"{_taxonomy_name(client, current)!r}; a model of another taxonomy cannot "
+                f"replace it")
+        if str(current.version) == str(candidate.version):
+            return Registered(name, str(version), False, f"version {version} already @{alias}")
+    _move_alias(client, name, alias, str(candidate.version), by=by, reason=reason)
+    previous = f"version {current.version}" if current is not None else "no version"
+    return Registered(name, str(candidate.version), True, f"was {previous}")
+
+
+def _move_alias(client: MlflowClient, name: str, alias: str, version: str, by: str,
+                reason: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for key, value in {"promoted_by": by, "promoted_reason": reason, "promoted_at": stamp}.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def _taxonomy_digest(client: MlflowClient, version) -> str | None:
+    """A version's taxonomy digest: its tag, else its training run's (older versions)."""
+    return version.tags.get("taxonomy_digest") or _run_tag(client, version, "taxonomy_digest")
+
+
+def _taxonomy_name(client: MlflowClient, version) -> str | None:
+    return version.tags.get("taxonomy") or _run_tag(client, version, "taxonomy")
+
+
+def _run_tag(client: MlflowClient, version, key: str) -> str | None:
+    try:
+        return client.get_run(version.run_id).data.tags.get(key)
+    except MlflowException:
+        return None
 
 
 def _alias_holder(client: MlflowClient, name: str, alias: str):
@@ -203,11 +342,11 @@ def current_run_id() -> str:
     return mlflow.active_run().info.run_id
 
 
-def mark_killed(run_id: str) -> None:
+def mark_killed(run_id: str, status: str = "KILLED") -> None:
     """Close a run whose process was killed (it would otherwise stay RUNNING forever)."""
     client = MlflowClient()
     if client.get_run(run_id).info.status == "RUNNING":
-        client.set_terminated(run_id, status="KILLED")
+        client.set_terminated(run_id, status=status)
 
 
 def load_pyfunc(uri: str):
@@ -226,16 +365,75 @@ def training_run_dict(model_uri: str, artifact_file: str) -> dict:
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
 
 
-def latest_runs_by_variant(job: str = "train", run_name: str | None = None) -> list[dict]:
-    """The newest finished run of each variant (a model family, or a named change to one):
-    its variant, metrics and run id."""
-    query = f"tags.job = '{job}' and attributes.status = 'FINISHED'"
-    if run_name:
-        query += f" and attributes.run_name = '{run_name}'"
-    runs = mlflow.search_runs(filter_string=query, order_by=["attributes.start_time DESC"],
+# ---- sweeps: one parent run, its children ------------------------------------------------------
+
+def start_parent_run(experiment: str, run_name: str, tags: dict[str, str]) -> str:
+    """A run that stays open while a sweep's jobs (in this or other processes) attach to it."""
+    experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
+    run = MlflowClient().create_run(experiment_id, run_name=run_name,
+                                    tags={"job": "sweep", **tags})
+    return run.info.run_id
+
+
+def child_runs(parent_run_id: str) -> list:
+    """The parent's child runs in the order the sweep started them."""
+    client = MlflowClient()
+    parent = client.get_run(parent_run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
+        max_results=10000)
+    return sorted(children, key=lambda r: (int(r.data.tags.get("sweep_job", 0)),
+                                           r.info.start_time))
+
+
+def get_run(run_id: str):
+    return MlflowClient().get_run(run_id)
+
+
+def latest_parent_run(sweep_name: str | None, experiment: str) -> str:
+    """The newest parent run of the sweep preset `sweep_name` (None: of any sweep)."""
+    query = "tags.job = 'sweep'" + (f" and tags.sweep = '{sweep_name}'" if sweep_name else "")
+    runs = mlflow.search_runs(filter_string=query,
+                              order_by=["attributes.start_time DESC"], max_results=1,
                               output_format="list")
-    latest = {}
-    for r in runs:
-        latest.setdefault(r.data.tags.get("variant") or r.data.tags.get("model_family"), r)
-    return [{"variant": variant, "run_id": r.info.run_id, "metrics": dict(r.data.metrics)}
-            for variant, r in latest.items()]
+    if not runs:
+        raise LookupError(f"no sweep {sweep_name or ''!r} in experiment {experiment!r} (tracking URI: "
+                          f"{mlflow.get_tracking_uri()}); run it first")
+    return runs[0].info.run_id
+
+
+def finish_parent_run(run_id: str, status: str, tags: dict[str, str], artifacts: dict) -> None:
+    """Log a sweep's summary to its parent and close it. `artifacts` maps file names to text
+    (.md, .csv), a pandas frame (a table) or a matplotlib figure."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    for path, item in artifacts.items():
+        if isinstance(item, str):
+            client.log_text(run_id, item, path)
+        elif hasattr(item, "savefig"):
+            client.log_figure(run_id, item, path)
+        else:
+            client.log_table(run_id, data=item, artifact_file=path)
+    client.set_terminated(run_id, status=status)
+
+
+def rename_run(run_id: str, name: str) -> None:
+    MlflowClient().set_tag(run_id, "mlflow.runName", name)
+
+
+def training_runs(parent_run_id: str | None = None) -> list:
+    """Finished training runs of the experiment, or only those of one sweep."""
+    query = "tags.job = 'train' and attributes.status = 'FINISHED'"
+    if parent_run_id:
+        query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
+    return mlflow.search_runs(filter_string=query, max_results=50000, output_format="list")
+
+
+def dataset_digest(run, context: str) -> str | None:
+    """The digest of the first dataset input the run logged under `context`."""
+    for item in run.inputs.dataset_inputs if run.inputs else []:
+        if any(t.key == "mlflow.data.context" and t.value == context for t in item.tags):
+            return item.dataset.digest
+    return None

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from topicstance.labels import Taxonomy
-from topicstance.models.base import META_FILE, LabeledSplit, TopicStanceModel
+from topicstance.models.base import META_FILE, TopicStanceModel
 
 # Imported on first use, so a TF-IDF run never pays for importing torch.
 FAMILIES = {
@@ -40,5 +40,4 @@ def load_model(directory: Path) -> TopicStanceModel:
     return model_class(meta["family"]).restore(directory, meta)
 
 
-__all__ = ["LabeledSplit", "TopicStanceModel", "build_from_params", "build_model", "load_model",
-           "model_class"]
+__all__ = ["TopicStanceModel", "build_from_params", "build_model", "load_model", "model_class"]

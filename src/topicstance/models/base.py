@@ -8,33 +8,26 @@ saved with the model; the stance is the most probable one. Families differ only 
 `predict_scores`, `_save` and `_load`.
 """
 
+from __future__ import annotations
+
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from topicstance.labels import Taxonomy
 
+if TYPE_CHECKING:  # the corpus's type; models never import the corpus code itself
+    from topicstance.corpus import LabeledSplit
+
 META_FILE = "topicstance_model.json"
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 
 MetricsCallback = Callable[[dict[str, float], int], None]
-
-
-@dataclass
-class LabeledSplit:
-    texts: list[str]
-    topics: np.ndarray   # (n, n_topics) multi-hot
-    stances: np.ndarray  # (n,) stance index
-    contexts: list[str] | None = None  # the article context of each text (see `context`)
-    about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
-
-    def __len__(self) -> int:
-        return len(self.texts)
 
 
 def context(headline: str, previous: str) -> str:
@@ -116,7 +109,7 @@ class TopicStanceModel(ABC):
         ...
 
     @classmethod
-    def restore(cls, directory: Path, meta: dict) -> "TopicStanceModel":
+    def restore(cls, directory: Path, meta: dict) -> TopicStanceModel:
         model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
         model.thresholds = np.asarray(meta["thresholds"], dtype=float)
         model._load(Path(directory))

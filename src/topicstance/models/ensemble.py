@@ -5,11 +5,17 @@ saw written that way. On real pages their average beats either alone, mostly on 
 "Comparison"). Members are any families, configured under `model.members.<name>`.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from topicstance.models.base import LabeledSplit, MetricsCallback, TopicStanceModel
+from topicstance.models.base import MetricsCallback, TopicStanceModel
+
+if TYPE_CHECKING:
+    from topicstance.corpus import LabeledSplit
 
 
 class EnsembleModel(TopicStanceModel):

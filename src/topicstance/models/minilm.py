@@ -11,11 +11,14 @@ a configured thread count, and a `precision` of fp32, bf16 (autocast) or int8 (d
 quantization of the encoder's Linear layers).
 """
 
+from __future__ import annotations
+
 import contextlib
 import copy
 import logging
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 import joblib
@@ -32,9 +35,12 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from topicstance.evaluate import compute_metrics
 from topicstance.hardware import choose_precision
-from topicstance.models.base import LabeledSplit, TopicStanceModel
+from topicstance.metrics import compute_metrics
+from topicstance.models.base import TopicStanceModel
+
+if TYPE_CHECKING:
+    from topicstance.corpus import LabeledSplit
 
 log = logging.getLogger(__name__)
 ENCODER_DIR = "encoder"

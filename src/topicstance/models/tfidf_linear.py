@@ -5,7 +5,10 @@ n-gram block, scaled by that weight, so "these steps" under a sanctions headline
 sanctions while the segment's own words still count most.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -15,7 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
-from topicstance.models.base import LabeledSplit, TopicStanceModel
+from topicstance.models.base import TopicStanceModel
+
+if TYPE_CHECKING:
+    from topicstance.corpus import LabeledSplit
 
 WEIGHTS_FILE = "tfidf_linear.joblib"
 

@@ -9,7 +9,7 @@ import time
 
 from omegaconf import DictConfig
 
-from topicstance import corpus, evaluate, tracking
+from topicstance import corpus, metrics, tracking
 from topicstance.labels import Taxonomy
 
 
@@ -34,9 +34,9 @@ def bench(cfg: DictConfig) -> list[dict]:
         started = time.perf_counter()
         model.predict_scores(texts)
         seconds = time.perf_counter() - started
-        metrics = evaluate.compute_metrics(*evaluate.paired(taxonomy, dev, model.predict_frame(dev.texts)))
+        scores = metrics.compute_metrics(*metrics.paired(taxonomy, dev, model.predict_frame(dev.texts)))
         results.append({"model_uri": model_uri, "family": model.family, "precision": precision,
                         "segments": len(texts), "segments_per_second": round(len(texts) / seconds, 1),
-                        "dev_topic_macro_f1": metrics["topic_macro_f1"],
-                        "dev_stance_macro_f1": metrics["stance_macro_f1"]})
+                        "dev_topic_macro_f1": scores["topic_macro_f1"],
+                        "dev_stance_macro_f1": scores["stance_macro_f1"]})
     return results

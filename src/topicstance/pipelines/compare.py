@@ -1,18 +1,20 @@
-"""The model comparison tables: the newest training run of each variant (each family, and the
-ablation rows: one change each), from MLflow, and the segmenter's furniture scores on the
-coverage test pages.
+"""A sweep's comparison: one row per child run of its parent run, in the order the sweep ran
+them, and (when the config has a segmenter) the furniture scores on the coverage test pages.
+The sweep callback logs it to the parent run; `topicstance-compare` prints it again for any
+parent (the newest `compare_models` sweep by default).
 
 Which numbers are on real text: `seeds` (the five real pages) and `coverage test` (real coverage
 rewritten from outlets no model trained on); `dev` is a held-out slice of the training mix.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import DictConfig
 
 from topicstance import coverage, tracking
 from topicstance.labels import Taxonomy
-from topicstance.segment import Segmenter
 
 TEST = "heldout/coverage_test"
 MAIN = [("dev/topic_macro_f1", "dev topic"), ("dev/stance_macro_f1", "dev stance"),
@@ -24,6 +26,63 @@ MAIN = [("dev/topic_macro_f1", "dev topic"), ("dev/stance_macro_f1", "dev stance
         (f"{TEST}/offtopic_war_topic_rate", "non-war: war topic"),
         (f"{TEST}/offtopic_topic_rate", "non-war: any wrong topic"),
         ("train_seconds", "train s"), ("dev/segments_per_second", "dev seg/s")]
+CHARTED = [key for key, _ in MAIN if key.endswith("macro_f1")]
+
+
+@dataclass
+class Comparison:
+    markdown: str          # the tables, as printed and logged (comparison.md)
+    table: pd.DataFrame    # one row per child run, every compared metric (comparison.csv/.json)
+    labels: dict[str, str]  # child run id -> its row name
+    failed: list[str]      # row names of the children that did not finish
+
+    def chart(self):
+        from topicstance import plots
+
+        charted = {key: self.table[key].tolist() for key in CHARTED if key in self.table}
+        return plots.runs_compared(self.table["run"].tolist(), charted)
+
+
+def compare(cfg: DictConfig) -> Comparison:
+    """The comparison of `cfg.parent_run`, or of the newest sweep named `cfg.sweep_name`."""
+    tracking.configure(cfg.tracking)
+    parent = cfg.get("parent_run") or tracking.latest_parent_run(cfg.sweep_name,
+                                                                 cfg.tracking.experiment)
+    return comparison(cfg, str(parent))
+
+
+def comparison(cfg: DictConfig, parent_run_id: str) -> Comparison:
+    swept = [k for k in tracking.get_run(parent_run_id).data.tags.get("sweep_keys", "").split(",")
+             if k]
+    children = tracking.child_runs(parent_run_id)
+    labels = {c.info.run_id: row_label(c, swept) for c in children}
+    columns = [c for c in MAIN + per_class_columns(cfg)
+               if any(c[0] in child.data.metrics for child in children)]
+    table = pd.DataFrame([{"run": labels[c.info.run_id], "run_id": c.info.run_id,
+                           "variant": c.data.tags.get("variant"), "status": c.info.status,
+                           **{key: c.data.metrics.get(key) for key, _ in columns}}
+                          for c in children],
+                         columns=["run", "run_id", "variant", "status", *(k for k, _ in columns)])
+    main = [c for c in MAIN if c in columns]
+    per_class = [c for c in per_class_columns(cfg) if c in columns]
+    parts = [f"Sweep {parent_run_id}: {len(children)} runs", "",
+             "Macro-F1 by run (seeds and coverage test are real text no model trained on):", "",
+             _markdown(table, main)]
+    if per_class:
+        parts += ["", "Per-class F1 on the coverage test part:", "", _markdown(table, per_class)]
+    if "segmenter" in cfg and cfg.data.get("coverage_sources"):
+        parts += ["", _furniture_line(cfg)]
+    failed = table.loc[table["status"] != "FINISHED", "run"].tolist()
+    return Comparison("\n".join(parts), table, labels, failed)
+
+
+def row_label(run, swept_keys: list[str]) -> str:
+    """The run's variant and the values its sweep varied (`tfidf_linear C=4 word_ngram_max=2`);
+    a swept config group (`model`) is already in the variant."""
+    values = [f"{key.rsplit('.', 1)[-1]}={run.data.params[key]}" for key in swept_keys
+              if key in run.data.params]
+    return " ".join([run.data.tags.get("variant") or run.data.tags.get("model_family", "?"),
+                     *values])
 
 
 def per_class_columns(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -32,35 +91,30 @@ def per_class_columns(cfg: DictConfig) -> list[tuple[str, str]]:
             + [(f"{TEST}/stance_f1/{s}", s) for s in taxonomy.stances])
 
 
-def comparison_table(cfg: DictConfig) -> str:
-    tracking.configure(cfg.tracking)
-    runs = tracking.latest_runs_by_variant("train", cfg.get("run_name"))
-    order = {variant: i for i, variant in enumerate(cfg.variants)}
-    runs = sorted((r for r in runs if r["variant"] in order), key=lambda r: order[r["variant"]])
+def _furniture_line(cfg: DictConfig) -> str:
+    from topicstance.segment import Segmenter
+
     sources, problems = coverage.load_sources(Path(cfg.data.coverage_sources))
     if problems:
         raise ValueError(problems[0])
     furniture = coverage.furniture_scores(Segmenter.from_config(cfg.segmenter),
                                           Path(cfg.data.coverage_pages), sources)
-    return "\n".join([
-        "Macro-F1 by model (seeds and coverage test are real text no model trained on):", "",
-        _table(runs, MAIN), "",
-        "Per-class F1 on the coverage test part:", "", _table(runs, per_class_columns(cfg)), "",
-        (f"Segmenter on the coverage test pages: {furniture['furniture_kept_rate']:.1%} of "
-        f"{furniture['furniture_lines']} furniture lines kept as segments, "
-        f"{furniture['body_lost_rate']:.1%} of {furniture['body_lines']} body lines lost.")])
+    return (f"Segmenter on the coverage test pages: {furniture['furniture_kept_rate']:.1%} of "
+            f"{furniture['furniture_lines']} furniture lines kept as segments, "
+            f"{furniture['body_lost_rate']:.1%} of {furniture['body_lines']} body lines lost.")
 
 
-def _table(runs: list[dict], columns: list[tuple[str, str]]) -> str:
-    lines = ["| model | " + " | ".join(title for _, title in columns) + " |",
+def _markdown(table: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
+    lines = ["| run | " + " | ".join(title for _, title in columns) + " |",
              "|---|" + "---:|" * len(columns)]
-    for r in runs:
-        cells = [_format(r["metrics"].get(key)) for key, _ in columns]
-        lines.append(f"| `{r['variant']}` | " + " | ".join(cells) + " |")
+    for _, row in table.iterrows():
+        name = row["run"] + ("" if row["status"] == "FINISHED" else f" ({row['status']})")
+        cells = [_format(row[key]) for key, _ in columns]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _format(value) -> str:
-    if value is None:
+    if value is None or pd.isna(value):
         return "-"
     return f"{value:.3f}" if value < 1 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from topicstance import corpus, evaluate, tracking
+from topicstance import corpus, metrics, reports, tracking
 from topicstance.labels import Taxonomy
 
 
@@ -22,14 +22,14 @@ def evaluate_model(cfg: DictConfig) -> dict:
     with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,
                                                         "data_file": str(data_file)}):
         tracking.log_config(cfg)
+        tracking.log_job_context(cfg.paths.root, taxonomy)
+        reports.log_labeled_data(rows, data_file.stem, [data_file], "evaluation")
         truth = corpus.to_split(rows, taxonomy)
         headlines, previous = corpus.headlines_and_previous(list(rows["article_id"]),
                                                             list(rows["text"]))
         predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame(
             {"text": rows["text"], "headline": headlines, "previous": previous}))
-        scores = evaluate.paired(taxonomy, truth, predicted)
-        metrics = evaluate.compute_metrics(*scores)
-        tracking.log_metrics({"n": len(rows), **metrics}, prefix="eval/")
-        tracking.log_text(evaluate.report(*scores), "classification_report.txt")
-        tracking.log_figure(evaluate.confusion_figure(*scores), "confusion_matrix.png")
-    return {"n": len(rows), **metrics, "model_uri": model_uri, "data_file": str(data_file)}
+        scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
+        tracking.log_metrics({"n": len(rows), **scores}, prefix="eval/")
+        reports.log_split_report("eval", taxonomy, truth, predicted, cfg.report.worst_segments)
+    return {"n": len(rows), **scores, "model_uri": model_uri, "data_file": str(data_file)}

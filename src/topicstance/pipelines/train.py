@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from topicstance import corpus, coverage, evaluate, tracking
+from topicstance import corpus, coverage, metrics, reports, tracking
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model
 
@@ -14,29 +14,34 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Returns the dev metrics (names prefixed `dev/`)."""
+    """Returns the dev metrics (names prefixed `dev/`). The MLflow run starts first, so a job
+    that fails on its data is recorded too (FAILED, with the error)."""
     taxonomy = Taxonomy.from_config(cfg.labels)
-    rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
-    for r in rejected:
-        log.warning("set aside %s", r)
-    if len(rows) == 0:
-        raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
-    train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
-    train_split, dev_split = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
-    sources = _coverage_sources(cfg.data)
-    gate = cfg.model.get("gate")
-    if gate:  # the relevance gate learns which articles are about the war
-        war_articles = {a: bool(r["war"]) for a, r in sources.items()}
-        train_split.about_war = corpus.about_war(train_rows, war_articles, gate.neutral_stance,
-                                                 gate.topics)
-    log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
-             cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
-             len(dev_split), len(set(dev_rows["article_id"])))
-
     tracking.configure(cfg.tracking)
-    tags = {"model_family": cfg.model.family, "variant": cfg.get("variant") or cfg.model.family}
-    with tracking.run("train", cfg.get("run_name"), tags):
+    variant = cfg.get("variant") or cfg.model.family
+    tags = {"model_family": cfg.model.family, "variant": variant}
+    with tracking.run("train", cfg.get("run_name") or variant, tags):
         tracking.log_config(cfg)
+        tracking.log_job_context(cfg.paths.root, taxonomy)
+        rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
+        for r in rejected:
+            log.warning("set aside %s", r)
+        if len(rows) == 0:
+            raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
+        train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
+        train_split = corpus.to_split(train_rows, taxonomy)
+        dev_split = corpus.to_split(dev_rows, taxonomy)
+        sources = _coverage_sources(cfg.data)
+        gate = cfg.model.get("gate")
+        if gate:  # the relevance gate learns which articles are about the war
+            war_articles = {a: bool(r["war"]) for a, r in sources.items()}
+            train_split.about_war = corpus.about_war(train_rows, war_articles,
+                                                     gate.neutral_stance, gate.topics)
+        log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
+                 cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
+                 len(dev_split), len(set(dev_rows["article_id"])))
+        reports.log_labeled_data(train_rows, "train", cfg.data.labeled, "training")
+        reports.log_labeled_data(dev_rows, "dev", cfg.data.labeled, "validation")
         tracking.log_params({"n_train": len(train_split), "n_dev": len(dev_split),
                              "n_rejected": len(rejected)})
         model = build_model(cfg.model, taxonomy)
@@ -48,16 +53,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         started = time.perf_counter()
         predicted = model.predict_frame(dev_split.texts, dev_split.contexts)
         predict_seconds = time.perf_counter() - started
-        scores = evaluate.paired(taxonomy, dev_split, predicted)
-        metrics = {f"dev/{k}": v for k, v in evaluate.compute_metrics(*scores).items()}
-        metrics["train_seconds"] = round(train_seconds, 2)
-        metrics["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
+        scores = metrics.compute_metrics(*metrics.paired(taxonomy, dev_split, predicted))
+        results = {f"dev/{k}": v for k, v in scores.items()}
+        results["train_seconds"] = round(train_seconds, 2)
+        results["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
         for path in cfg.data.get("heldout") or []:
-            metrics.update(_heldout_metrics(model, path, taxonomy, sources,
+            results.update(_heldout_metrics(model, path, taxonomy, sources,
                                             cfg.labels.get("war_topics") or []))
-        tracking.log_metrics(metrics)
-        tracking.log_text(evaluate.report(*scores), "dev_classification_report.txt")
-        tracking.log_figure(evaluate.confusion_figure(*scores), "dev_confusion_matrix.png")
+        tracking.log_metrics(results)
+        reports.log_split_report("dev", taxonomy, dev_split, predicted, cfg.report.worst_segments)
         tracking.log_dict({"train_articles": sorted(set(train_rows["article_id"])),
                            "dev_articles": sorted(set(dev_rows["article_id"]))}, "split.json")
         tracking.log_dict({t: th for t, th in zip(taxonomy.topics, model.thresholds.tolist())},
@@ -68,10 +72,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         model_uri = tracking.log_model(model, dev_split.texts[:5])
         registered = tracking.register(model_uri, cfg.tracking.registered_model,
                                        cfg.tracking.alias, cfg.registry.promote,
-                                       cfg.registry.metric, metrics)
+                                       cfg.registry.metric, results, taxonomy)
     log.info("registered %s (%s alias %s: %s)", registered.uri,
              "moved" if registered.promoted else "kept", cfg.tracking.alias, registered.reason)
-    return metrics
+    return results
 
 
 def _coverage_sources(data_cfg) -> dict:
@@ -87,13 +91,15 @@ def _coverage_sources(data_cfg) -> dict:
 def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
                      war_topics) -> dict[str, float]:
     """Metrics on a labeled file kept out of training (real pages, coverage by unseen outlets),
-    under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war."""
+    under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war.
+    The file is logged as an `evaluation` dataset input."""
     rows, rejected = corpus.load([path], taxonomy)
     if rejected:
         raise ValueError(f"invalid held-out records: {rejected[0]}")
+    reports.log_labeled_data(rows, Path(path).stem, [path], "evaluation")
     truth = corpus.to_split(rows, taxonomy)
     predicted = model.predict_frame(truth.texts, truth.contexts)
-    scores = evaluate.compute_metrics(*evaluate.paired(taxonomy, truth, predicted))
+    scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
     scores.update(coverage.offtopic_rates(rows["article_id"], predicted["stance"],
                                           predicted["topics"], rows["topics"], sources,
                                           war_topics))

@@ -1,0 +1,21 @@
+import sys
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="leaderboard")
+def main(cfg) -> None:
+    from topicstance import tracking
+    from topicstance.pipelines.leaderboard import leaderboard, render
+
+    try:
+        print(render(leaderboard(cfg), cfg.format))
+    except (LookupError, ValueError, tracking.TrackingUnavailable) as e:
+        print(f"topicstance-leaderboard: error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
