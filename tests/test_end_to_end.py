@@ -86,8 +86,7 @@ def test_no_article_in_both_train_and_dev(store, tmp_path):
     params = store.client.get_run(run_id).data.params
     assert int(params["n_dev"]) == 6 * len(dev_articles)  # 6 segments per tiny article
     artifacts = {a.path for a in store.client.list_artifacts(run_id)}
-    assert {"config.yaml", "dev_classification_report.txt", "dev_confusion_matrix.png",
-            "topic_thresholds.json", "split.json"} <= artifacts
+    assert {"config.yaml", "dev", "topic_thresholds.json", "split.json"} <= artifacts
 
 
 def test_promotion_policy(tmp_path, tiny_labeled_file):

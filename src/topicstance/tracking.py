@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,12 @@ def git_tags(project_root: str) -> dict[str, str]:
 def log_dataset(frame, name: str, source: str, context: str) -> None:
     """A data set the run saw, as an MLflow dataset input (digest, schema, rows) under
     `context`: `training`, `validation` or `evaluation`."""
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+    with warnings.catch_warnings():
+        # MLflow registers the same local-file source class for two URI schemes and warns
+        # that a path matches both; either is right.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be "
+                                "interpreted in multiple ways")
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name)
     mlflow.log_input(dataset, context=context)
 
 

@@ -109,12 +109,14 @@ def _markdown(table: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
              "|---|" + "---:|" * len(columns)]
     for _, row in table.iterrows():
         name = row["run"] + ("" if row["status"] == "FINISHED" else f" ({row['status']})")
-        cells = [_format(row[key]) for key, _ in columns]
+        cells = [_format(key, row[key]) for key, _ in columns]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _format(value) -> str:
+def _format(key: str, value) -> str:
     if value is None or pd.isna(value):
         return "-"
-    return f"{value:.3f}" if value < 1 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+    if key.startswith(("dev/", "heldout/")) and not key.endswith("per_second"):
+        return f"{value:.3f}"  # scores and rates
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"

@@ -1,0 +1,121 @@
+"""The leaderboard, promotion by hand and reproducibility, on a tmp sqlite store (TF-IDF on the
+tiny corpus, trained in-process the way the entry points call the pipelines)."""
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_subprocess_env, new_store
+from topicstance.pipelines.leaderboard import leaderboard, render
+from topicstance.pipelines.promote import promote
+from topicstance.tracking import PromotionRefused
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+MODEL, ALIAS = "topicstance", "champion"
+WORSE = ["model.C=0.001", "model.class_weight_balanced=false"]  # near-constant scores
+OTHER_TAXONOMY = "labels.name=another_taxonomy_v2"
+TIMINGS = ("train_seconds", "dev/segments_per_second")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_labeled_file):
+    """v1: good; v2: worse, made champion (promote=always); v3: v1 again, never promoted; v4: v1
+    under another taxonomy name, trained with the automatic rule (if_better)."""
+    s = new_store(tmp_path_factory.mktemp("registry"), tiny_labeled_file)
+    s.good = s.train()
+    s.worse = s.train("registry.promote=always", *WORSE)
+    s.again = s.train("registry.promote=never")
+    s.other = s.train("registry.promote=if_better", OTHER_TAXONOMY)
+    s.version_runs = {str(v.version): v.run_id
+                      for v in s.client.search_model_versions(f"name='{MODEL}'")}
+    return s
+
+
+def champion(s):
+    return s.client.get_model_version_by_alias(MODEL, ALIAS)
+
+
+def champion_version(s) -> str:
+    return str(champion(s).version)
+
+
+def test_training_twice_gives_identical_metrics(store):
+    """Same config, same data, same seed: scikit-learn models repeat exactly."""
+    first = {k: v for k, v in store.good.items() if k not in TIMINGS}
+    second = {k: v for k, v in store.again.items() if k not in TIMINGS}
+    assert first == second
+    runs = [store.client.get_run(store.version_runs[v]) for v in ("1", "3")]
+    digests = [{i.dataset.digest for i in r.inputs.dataset_inputs} for r in runs]
+    assert digests[0] == digests[1]
+
+
+def test_leaderboard_ranks_by_the_metric(store):
+    cfg = store.make("leaderboard")
+    frame = leaderboard(cfg)
+    assert len(frame) == 4
+    assert frame["rank"].tolist() == [1, 2, 3, 4]
+    values = frame["dev/mean_macro_f1"].tolist()
+    assert values == sorted(values, reverse=True)
+    assert frame["run_id"].iloc[-1] == store.version_runs["2"]  # the worse model is last
+    assert set(frame["family"]) == {"tfidf_linear"}
+    assert frame["model.C"].iloc[-1] == "0.001"
+    assert frame["train_digest"].notna().all()
+
+    ascending = leaderboard(store.make("leaderboard", ["ascending=true", "limit=2"]))
+    assert ascending["run_id"].tolist()[0] == store.version_runs["2"] and len(ascending) == 2
+
+    rows = list(csv.DictReader(io.StringIO(render(frame, "csv"))))
+    assert [r["run_id"] for r in rows] == frame["run_id"].tolist()
+    markdown = render(frame, "markdown").splitlines()
+    assert markdown[0].startswith("| rank | run_id |") and len(markdown) == 2 + len(frame)
+
+
+def test_automatic_rule_keeps_the_champion_across_taxonomies(store):
+    # v4 beats the champion (v2) on dev but follows another taxonomy: the alias stayed.
+    assert store.other["dev/mean_macro_f1"] > store.worse["dev/mean_macro_f1"]
+    assert champion_version(store) == "2"
+    v4 = store.client.get_model_version(MODEL, "4")
+    assert v4.tags["taxonomy"] == "another_taxonomy_v2"
+
+
+def test_promote_moves_the_alias_and_records_who_why_when(store):
+    moved = promote(store.make("promote", [f"run={store.version_runs['3']}", "by=analyst",
+                                           "reason='same model, rerun'"]))
+    assert moved["moved"] and moved["model_uri"] == "models:/topicstance/3"
+    held = champion(store)
+    assert str(held.version) == "3"
+    assert held.tags["promoted_by"] == "analyst"
+    assert held.tags["promoted_reason"] == "same model, rerun"
+    assert held.tags["promoted_at"][:2] == "20"
+
+    promote(store.make("promote", ["version=1"]))
+    assert champion_version(store) == "1"
+    assert champion(store).tags["promoted_reason"] == "manual promotion"
+
+
+def test_promote_refuses_another_taxonomy_and_unknown_versions(store):
+    with pytest.raises(PromotionRefused, match="another_taxonomy_v2"):
+        promote(store.make("promote", ["version=4"]))
+    with pytest.raises(PromotionRefused, match="no version 99"):
+        promote(store.make("promote", ["version=99"]))
+    with pytest.raises(ValueError, match="either run="):
+        promote(store.make("promote"))
+    assert champion_version(store) == "1"
+
+
+def test_promote_console_script_fails_in_one_line(store, tmp_path):
+    result = subprocess.run(
+        [str(BIN / "topicstance-promote"), "version=4", f"paths.experiments='{store.experiments}'",
+         f"tracking.uri='{store.uri}'"],
+        check=False, cwd=tmp_path, env=clean_subprocess_env(), capture_output=True, text=True,
+        timeout=180)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("topicstance-promote: error: ")
+    assert "Traceback" not in result.stderr
+    assert champion_version(store) == "1"
