@@ -50,9 +50,9 @@ sweep: validate-data ## A Hydra multirun under one MLflow parent run: ARGS="+exp
 leaderboard: $(STAMP) ## Training runs ranked by METRIC (default dev/mean_macro_f1) [SWEEP=<parent run id>|latest] [FORMAT=csv]
 	@$(BIN)/topicstance-leaderboard $(if $(METRIC),'metric="$(METRIC)"') $(if $(SWEEP),'sweep="$(SWEEP)"') $(if $(FORMAT),'format=$(FORMAT)') $(ARGS)
 
-promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [REASON="..."]
+promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [REASON="..."] [BY=<name>]
 	@[ -n "$(RUN)$(VERSION)" ] || { echo 'usage: make promote RUN=<training run id> | VERSION=<n> [REASON="why"]'; exit 2; }
-	$(BIN)/topicstance-promote $(if $(RUN),'run="$(RUN)"') $(if $(VERSION),'version=$(VERSION)') $(if $(REASON),'reason="$(REASON)"') $(ARGS)
+	$(BIN)/topicstance-promote $(if $(RUN),'run="$(RUN)"') $(if $(VERSION),'version=$(VERSION)') $(if $(REASON),'reason="$(REASON)"') $(if $(BY),'by="$(BY)"') $(ARGS)
 
 bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8
 	$(BIN)/topicstance-bench $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)

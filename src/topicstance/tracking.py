@@ -292,8 +292,8 @@ def promote(name: str, alias: str, by: str, reason: str, run_id: str | None = No
         if str(current.version) == str(candidate.version):
             return Registered(name, str(version), False, f"version {version} already @{alias}")
     _move_alias(client, name, alias, str(candidate.version), by=by, reason=reason)
-    previous = f"version {current.version}" if current is not None else "no version"
-    return Registered(name, str(candidate.version), True, f"was {previous}")
+    previous = f"version {current.version}" if current is not None else "none"
+    return Registered(name, str(candidate.version), True, f"previous @{alias}: {previous}")
 
 
 def _move_alias(client: MlflowClient, name: str, alias: str, version: str, by: str,
