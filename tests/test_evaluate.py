@@ -141,21 +141,26 @@ GATE = {"C": 4.0, "context_weight": 0.5, "neutral_stance": "neutral",
         "topics": ["sanctions", "troop_deployment", "espionage_trial"]}
 
 
-@pytest.mark.parametrize("gate", [None, GATE], ids=["no_gate", "gate"])
-def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path, gate):
+ARTICLE_STAGE = {"folds": 2, "C": 1.0, "class_weight_balanced": False}
+
+
+@pytest.mark.parametrize("gate,article_stage", [(None, None), (GATE, None), (GATE, ARTICLE_STAGE)],
+                         ids=["no_gate", "gate", "article_stage_and_gate"])
+def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path, gate, article_stage):
     import datasets
     from omegaconf import OmegaConf
 
     rows = datasets.Dataset.from_list(tiny_corpus(12))
     train_rows, dev_rows = corpus.split_by_article(rows, 0.25, seed=0)
     assert not set(train_rows["article_id"]) & set(dev_rows["article_id"])
-    model_cfg = OmegaConf.merge(compose_config_model("tfidf_linear"), {"gate": gate})
+    model_cfg = OmegaConf.merge(compose_config_model("tfidf_linear"),
+                                {"gate": gate, "article_stage": article_stage})
     model = build_model(model_cfg, taxonomy)
     model.fit(corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy))
     assert all(t in THRESHOLD_GRID or t == 0.5 for t in model.thresholds)
 
-    texts = list(dev_rows["text"])
-    frame = model.predict_frame(texts)
+    texts, article_ids = list(dev_rows["text"]), list(dev_rows["article_id"])
+    frame = model.predict_frame(texts, article_ids=article_ids)
     assert len(frame) == len(texts)
     assert set(frame.columns) >= {"topics", "stance", "stance_score",
                                   *(f"score_{t}" for t in taxonomy.topics),
@@ -174,9 +179,10 @@ def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path, gate
 
     restored = load_model(model.save(tmp_path / "model"))
     assert (restored.gate is None) == (gate is None)
+    assert (restored.article_stage is None) == (article_stage is None)
     assert restored.taxonomy == taxonomy
     assert np.array_equal(restored.thresholds, model.thresholds)
-    again = restored.predict_frame(texts)
+    again = restored.predict_frame(texts, article_ids=article_ids)
     assert again["topics"].tolist() == frame["topics"].tolist()
     assert np.allclose(again.drop(columns=["topics", "stance"]).to_numpy(),
                        frame.drop(columns=["topics", "stance"]).to_numpy())

@@ -22,6 +22,7 @@ class LabeledSplit:
     stances: np.ndarray  # (n,) stance index
     contexts: list[str] | None = None  # the article context of each text (`models.base.context`)
     about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
+    article_ids: list[str] | None = None  # the article of each text (rows of one are together)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -36,7 +37,8 @@ def to_split(rows: datasets.Dataset, taxonomy: Taxonomy) -> LabeledSplit:
     return LabeledSplit(texts=list(rows["text"]),
                         topics=taxonomy.topics_to_matrix(rows["topics"]),
                         stances=taxonomy.stances_to_index(rows["stance"]),
-                        contexts=article_contexts(list(rows["article_id"]), list(rows["text"])))
+                        contexts=article_contexts(list(rows["article_id"]), list(rows["text"])),
+                        article_ids=list(rows["article_id"]))
 
 
 def headlines_and_previous(article_ids: list[str], texts: list[str]

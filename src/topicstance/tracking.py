@@ -206,7 +206,8 @@ def log_model(model: TopicStanceModel, example_texts: list[str]) -> str:
     example = pd.DataFrame({"text": list(example_texts)})
     outputs = infer_signature(example, model.predict_frame(example["text"].tolist())).outputs
     inputs = Schema([ColSpec("string", "text"), ColSpec("string", "headline", required=False),
-                     ColSpec("string", "previous", required=False)])
+                     ColSpec("string", "previous", required=False),
+                     ColSpec("string", "article_id", required=False)])
     signature = ModelSignature(inputs=inputs, outputs=outputs)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / "model")

@@ -1,9 +1,10 @@
 """The one interface every model family implements, and what they share.
 
 A model turns texts (each with an optional article context: the headline and the segment
-before it) into topic probabilities (n, n_topics) and stance probabilities (n, n_stances). An
-optional relevance gate (`models/gate.py`) then takes the side and the war topics off segments
-that are not about the war. Topic decisions use per-topic thresholds tuned on the dev split and
+before it, and an optional article id) into topic probabilities (n, n_topics) and stance
+probabilities (n, n_stances). An optional article stage (`models/article.py`) then reads each
+segment's scores beside its context's and its article's, and an optional relevance gate
+(`models/gate.py`) takes the side and the war topics off segments that are not about the war. Topic decisions use per-topic thresholds tuned on the dev split and
 saved with the model; the stance is the most probable one. Families differ only in `_fit`,
 `predict_scores`, `_save` and `_load`.
 """
@@ -44,22 +45,57 @@ class TopicStanceModel(ABC):
         self.params = dict(params)
         self.thresholds = np.full(len(taxonomy.topics), 0.5)
         self.gate = None
+        self.article_stage = None
 
     def fit(self, train: LabeledSplit, dev: LabeledSplit,
             on_epoch: MetricsCallback | None = None) -> None:
-        """Train on `train` (and the relevance gate, when configured), then tune the topic
-        thresholds on `dev`."""
+        """Train on `train` (then the article stage and the relevance gate, when configured),
+        then tune the topic thresholds on `dev`."""
         self._fit(train, dev, on_epoch)
+        if self.params.get("article_stage"):
+            self.article_stage = self._fit_article_stage(train, dev)
         if self.params.get("gate"):
             from topicstance.models.gate import RelevanceGate
 
             self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
-        topic_scores, _ = self.scores(dev.texts, dev.contexts)
+        topic_scores, _ = self.scores(dev.texts, dev.contexts, dev.article_ids)
         self.thresholds = tune_thresholds(topic_scores, dev.topics)
 
-    def scores(self, texts: list[str], contexts: list[str] | None = None):
-        """The family's probabilities, through the relevance gate when there is one."""
-        topic_scores, stance_scores = self.predict_scores(list(texts), contexts)
+    def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
+        """The article stage learns from first-stage scores on text the family has not seen:
+        copies of the family refit on article-grouped folds of `train` score the rest."""
+        from topicstance.models.article import ArticleStage, grouped_folds, take
+
+        params = {k: v for k, v in self.params.items() if k not in ("article_stage", "gate")}
+        segment_scores, context_scores = [], []
+        held_out = []
+        for fit_rows, held_rows in grouped_folds(train.article_ids,
+                                                 int(self.params["article_stage"]["folds"])):
+            copy = type(self)(self.taxonomy, params)
+            copy._fit(take(train, fit_rows), dev, None)
+            held = take(train, held_rows)
+            segment_scores.append(np.hstack(copy.predict_scores(held.texts, held.contexts)))
+            context_scores.append(np.hstack(copy.predict_scores(held.contexts)))
+            held_out.append(held_rows)
+        order = np.argsort(np.concatenate(held_out))
+        return ArticleStage(dict(self.params["article_stage"])).fit(
+            np.vstack(segment_scores)[order], np.vstack(context_scores)[order],
+            train.article_ids, train.topics, train.stances)
+
+    def scores(self, texts: list[str], contexts: list[str] | None = None,
+               article_ids: list[str] | None = None):
+        """The family's probabilities, through the article stage and the relevance gate when
+        there are."""
+        texts = list(texts)
+        topic_scores, stance_scores = self.predict_scores(texts, contexts)
+        if self.article_stage is not None and texts:
+            contexts = list(contexts) if contexts is not None else [""] * len(texts)
+            unique = {c: i for i, c in enumerate(dict.fromkeys(contexts))}  # scored once each
+            context_scores = np.hstack(self.predict_scores(list(unique)))
+            context_scores = context_scores[[unique[c] for c in contexts]]
+            topic_scores, stance_scores = self.article_stage.apply(
+                np.hstack([topic_scores, stance_scores]), context_scores, article_ids,
+                len(self.taxonomy.stances))
         if self.gate is not None:
             topic_scores, stance_scores = self.gate.apply(list(texts), contexts, topic_scores,
                                                           stance_scores)
@@ -78,9 +114,12 @@ class TopicStanceModel(ABC):
         """How inference runs here (e.g. the precision chosen for this CPU), for run records."""
         return {}
 
-    def predict_frame(self, texts: list[str], contexts: list[str] | None = None) -> pd.DataFrame:
-        """Decisions and scores, one row per text: the pyfunc's output."""
-        topic_scores, stance_scores = self.scores(list(texts), contexts)
+    def predict_frame(self, texts: list[str], contexts: list[str] | None = None,
+                      article_ids: list[str] | None = None) -> pd.DataFrame:
+        """Decisions and scores, one row per text: the pyfunc's output. With `article_ids`,
+        the rows of one article are read together (the article stage); without, each text is
+        its own article."""
+        topic_scores, stance_scores = self.scores(list(texts), contexts, article_ids)
         decided = topic_scores >= self.thresholds
         frame = pd.DataFrame({
             "topics": [[t for t, on in zip(self.taxonomy.topics, row) if on] for row in decided],
@@ -100,6 +139,8 @@ class TopicStanceModel(ABC):
                 "params": self.params, "thresholds": self.thresholds.tolist()}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
         self._save(directory)
+        if self.article_stage is not None:
+            self.article_stage.save(directory)
         if self.gate is not None:
             self.gate.save(directory)
         return directory
@@ -113,6 +154,11 @@ class TopicStanceModel(ABC):
         model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
         model.thresholds = np.asarray(meta["thresholds"], dtype=float)
         model._load(Path(directory))
+        if model.params.get("article_stage"):
+            from topicstance.models.article import ArticleStage
+
+            model.article_stage = ArticleStage.load(dict(model.params["article_stage"]),
+                                                    Path(directory))
         if model.params.get("gate"):
             from topicstance.models.gate import RelevanceGate
 

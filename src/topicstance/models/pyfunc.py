@@ -2,8 +2,9 @@
 
 The local engine, `mlflow models serve` and a Spark UDF all load this same thing: it takes a
 DataFrame with a `text` column, and optional `headline` and `previous` columns (the article's
-headline and the segment before this one: `make predict` fills them), and returns one row of
-decisions and scores per text.
+headline and the segment before this one) and `article_id` (rows that share one are read as one
+article: keep an article's rows in one call); `make predict` fills them all. It returns one row
+of decisions and scores per text.
 """
 
 import pandas as pd
@@ -26,4 +27,7 @@ class TopicStancePyfunc(PythonModel):
             previous = model_input.get("previous", pd.Series([""] * len(texts)))
             contexts = [article_context(h, p) for h, p in zip(headlines.fillna("").astype(str),
                                                       previous.fillna("").astype(str))]
-        return self.model.predict_frame(texts, contexts)
+        article_ids = None
+        if "article_id" in model_input.columns:
+            article_ids = model_input["article_id"].astype(str).tolist()
+        return self.model.predict_frame(texts, contexts, article_ids)

@@ -28,7 +28,8 @@ def evaluate_model(cfg: DictConfig) -> dict:
         headlines, previous = corpus.headlines_and_previous(list(rows["article_id"]),
                                                             list(rows["text"]))
         predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame(
-            {"text": rows["text"], "headline": headlines, "previous": previous}))
+            {"text": rows["text"], "headline": headlines, "previous": previous,
+             "article_id": rows["article_id"]}))
         scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
         tracking.log_metrics({"n": len(rows), **scores}, prefix="eval/")
         reports.log_split_report("eval", taxonomy, truth, predicted, cfg.report.worst_segments)

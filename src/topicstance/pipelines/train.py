@@ -51,7 +51,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         train_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        predicted = model.predict_frame(dev_split.texts, dev_split.contexts)
+        predicted = model.predict_frame(dev_split.texts, dev_split.contexts,
+                                         dev_split.article_ids)
         predict_seconds = time.perf_counter() - started
         scores = metrics.compute_metrics(*metrics.paired(taxonomy, dev_split, predicted))
         results = {f"dev/{k}": v for k, v in scores.items()}
@@ -98,7 +99,7 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
         raise ValueError(f"invalid held-out records: {rejected[0]}")
     reports.log_labeled_data(rows, Path(path).stem, [path], "evaluation")
     truth = corpus.to_split(rows, taxonomy)
-    predicted = model.predict_frame(truth.texts, truth.contexts)
+    predicted = model.predict_frame(truth.texts, truth.contexts, truth.article_ids)
     scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
     scores.update(coverage.offtopic_rates(rows["article_id"], predicted["stance"],
                                           predicted["topics"], rows["topics"], sources,

@@ -1,0 +1,81 @@
+"""The article stage reads each segment with its context and its whole article."""
+
+import datasets
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import tiny_corpus
+from topicstance import corpus
+from topicstance.config import CONF_DIR
+from topicstance.engines.local import LocalEngine
+from topicstance.labels import Taxonomy
+from topicstance.models import build_model
+from topicstance.models.article import features, grouped_folds
+
+
+def test_features_pool_the_scores_of_each_article():
+    own = np.array([[0.9, 0.5], [0.1, 0.5], [0.5, 0.9]])
+    context = np.full_like(own, 0.5)
+    x = features(own, context, ["a", "a", "b"])
+    log_odds = np.log(np.clip(own, 1e-4, 1 - 1e-4) / (1 - np.clip(own, 1e-4, 1 - 1e-4)))
+    mean, best = x[:, 4:6], x[:, 6:8]
+    assert np.allclose(mean[0], log_odds[:2].mean(axis=0)) and np.allclose(mean[0], mean[1])
+    assert np.allclose(best[1], log_odds[:2].max(axis=0))
+    assert np.allclose(mean[2], log_odds[2]) and np.allclose(best[2], log_odds[2])
+    alone = features(own, context, None)  # without article ids each text is its own article
+    assert np.allclose(alone[:, 4:6], log_odds) and np.allclose(alone[:, 6:8], log_odds)
+
+
+def test_folds_never_put_an_article_on_both_sides():
+    article_ids = [f"a{i // 3}" for i in range(30)]
+    for fit_rows, held_rows in grouped_folds(article_ids, 4):
+        assert not {article_ids[i] for i in fit_rows} & {article_ids[i] for i in held_rows}
+
+
+@pytest.fixture(scope="module")
+def article_model():
+    taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
+    params = OmegaConf.merge(OmegaConf.load(CONF_DIR / "model" / "tfidf_linear.yaml"),
+                             {"context_weight": 0.0, "article_stage": {
+                                 "folds": 3, "C": 1.0, "class_weight_balanced": False}})
+    rows = datasets.Dataset.from_list(tiny_corpus(15))
+    train_rows, dev_rows = corpus.split_by_article(rows, 0.2, seed=0)
+    model = build_model(params, taxonomy)
+    model.fit(corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy))
+    return model
+
+
+def test_a_segment_is_read_with_its_article(article_model):
+    """Changing another segment of the same article changes a segment's scores; changing a
+    segment of another article does not."""
+    texts = ["The court heard the case on Monday.",
+             "Prosecutors said the suspects spied for a foreign intelligence service.",
+             "The weather in the capital stayed mild."]
+    ids = ["one", "one", "two"]
+    before = article_model.predict_frame(texts, article_ids=ids)
+    same_article = article_model.predict_frame(
+        [texts[0], "Officials said further details would be released next week.", texts[2]],
+        article_ids=ids)
+    other_article = article_model.predict_frame(
+        [texts[0], texts[1], "Ministers announced new export controls on drones."],
+        article_ids=ids)
+    scores = [c for c in before.columns if c.startswith(("score_", "prob_"))]
+    assert not np.allclose(before.loc[0, scores].astype(float),
+                           same_article.loc[0, scores].astype(float))
+    assert np.allclose(before.loc[0, scores].astype(float),
+                       other_article.loc[0, scores].astype(float))
+
+
+def test_the_local_engine_never_cuts_an_article():
+    segments = pd.DataFrame({"article_id": list("aaabbc"), "text": list("uvwxyz")})
+    seen = []
+
+    def predict(batch: pd.DataFrame) -> pd.DataFrame:
+        seen.append(batch["article_id"].tolist())
+        return pd.DataFrame({"n": [len(batch)] * len(batch)})
+
+    out = LocalEngine(batch_size=2).run(segments, predict)
+    assert seen == [["a", "a", "a"], ["b", "b"], ["c"]]
+    assert out["text"].tolist() == list("uvwxyz")
