@@ -1,26 +1,41 @@
-"""In-process batch inference: the segments table in, the same rows with predictions out."""
-
-from collections.abc import Callable
+"""In-process batch inference: pages are segmented as they are read, and a batch of segments is
+classified by the pyfunc loaded once into this process."""
 
 import pandas as pd
 
-PredictFn = Callable[[pd.DataFrame], pd.DataFrame]
+from topicstance import tracking
+from topicstance.segment import Segmenter
+
+CONTEXT_COLUMNS = ["text", "headline", "previous"]  # what the pyfunc reads
 
 
 class LocalEngine:
-    def __init__(self, batch_size: int):
-        self.batch_size = batch_size
+    def __init__(self, segmenter: Segmenter, model_uri: str, batch_size: int):
+        self.segmenter, self.model_uri, self.batch_size = segmenter, model_uri, batch_size
+        self.model = tracking.load_pyfunc(model_uri)
 
-    def run(self, segments: pd.DataFrame, predict: PredictFn) -> pd.DataFrame:
-        """`predict` takes a frame with a `text` column (and the article context columns
-        `headline` and `previous` when the segments have them) and returns one row per input
-        row."""
-        columns = [c for c in ("text", "headline", "previous") if c in segments.columns]
+    @classmethod
+    def from_config(cls, cfg, segmenter: Segmenter, model_uri: str, output_columns: list[str]):
+        return cls(segmenter, model_uri, int(cfg.batch_size))
+
+    def describe(self) -> dict:
+        """How inference runs, for the run record."""
+        return {"engine": "local", **self.model.unwrap_python_model().model.inference_settings()}
+
+    def rows(self, page: dict) -> list[dict]:
+        """`page` (article_id, text, source, ...) -> its segment rows, ready for `run`: a batch
+        is bounded by segments."""
+        extra = {k: v for k, v in page.items() if k not in ("article_id", "text")}
+        return [{**row, **extra}
+                for row in self.segmenter.rows(page["article_id"], page["text"], page["source"])]
+
+    def run(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The segment rows with the model's outputs added, in the same order."""
         parts = []
-        for start in range(0, len(segments), self.batch_size):
-            batch = segments.iloc[start:start + self.batch_size]
-            predicted = predict(batch[columns].reset_index(drop=True))
-            parts.append(pd.concat([batch.reset_index(drop=True), predicted], axis=1))
-        if not parts:
-            return segments
-        return pd.concat(parts, ignore_index=True)
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows.iloc[start:start + self.batch_size].reset_index(drop=True)
+            parts.append(pd.concat([batch, self.model.predict(batch[CONTEXT_COLUMNS])], axis=1))
+        return pd.concat(parts, ignore_index=True) if parts else rows
+
+    def close(self) -> None:
+        pass
