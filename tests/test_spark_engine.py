@@ -3,18 +3,22 @@ engine (same rows and labels, nothing added by a re-run, exactly once after a ki
 
 import json
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import new_store
+from conftest import clean_subprocess_env, new_store
 from test_predict_batch import assert_exactly_once, cli, copy_pages, kill_when, parts, run_predict
 from topicstance.outputs import read_segments
 
 pytestmark = pytest.mark.slow
 SPARK = ["engine=spark", "engine.master='local[2]'"]
 KEYS = ["article_id", "segment_id", "start", "end", "source", "text"]
+HEAVY = ["matplotlib", "torch", "transformers", "datasets", "trafilatura",
+         "topicstance.pipelines.train", "topicstance.evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +32,14 @@ def ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("segment_id", ignore_index=True)
 
 
-def test_spark_and_local_engines_write_the_same_rows_and_labels(store, tmp_path, seeds_dir):
+def test_spark_writes_what_the_local_engine_writes_and_a_rerun_adds_nothing(
+        store, tmp_path, seeds_dir):
     local = run_predict(store, seeds_dir, tmp_path / "local")
-    spark = run_predict(store, seeds_dir, tmp_path / "spark", *SPARK)
+    out = tmp_path / "spark"
+    spark = run_predict(store, seeds_dir, out, *SPARK)
     assert spark["inference"]["engine"] == "spark" and spark["inference"]["master"] == "local[2]"
     assert spark["segments"] == local["segments"] > 0
-    a, b = ordered(read_segments(tmp_path / "local")), ordered(read_segments(tmp_path / "spark"))
+    a, b = ordered(read_segments(tmp_path / "local")), ordered(read_segments(out))
     assert list(a.columns) == list(b.columns)
     assert a.dtypes.equals(b.dtypes)
     pd.testing.assert_frame_equal(a[KEYS], b[KEYS])
@@ -44,34 +50,39 @@ def test_spark_and_local_engines_write_the_same_rows_and_labels(store, tmp_path,
     np.testing.assert_allclose(a[scores].to_numpy(), b[scores].to_numpy(), atol=1e-5)
     assert (b["model_uri"] == local["model_uri"]).all()
 
-
-def test_a_second_spark_run_over_the_same_input_adds_nothing(store, tmp_path, seeds_dir):
-    out = tmp_path / "out"
-    first = run_predict(store, seeds_dir, out, *SPARK)
     committed = parts(out)
-    second = run_predict(store, seeds_dir, out, *SPARK)
-    assert first["segments"] > 0 and second["segments"] == 0
-    assert second["files_unchanged"] == second["files_seen"] == 5
+    again = run_predict(store, seeds_dir, out, *SPARK)
+    assert again["segments"] == 0 and again["files_unchanged"] == again["files_seen"] == 5
     assert parts(out) == committed
-    assert "inference" not in second  # nothing to do: Spark was never started
+    assert "inference" not in again  # nothing to do: Spark was not even started
 
 
 def test_spark_run_killed_mid_way_then_rerun_gives_every_article_exactly_once(store, tmp_path):
     inp, out, reference = tmp_path / "in", tmp_path / "out", tmp_path / "reference"
-    copy_pages(inp, 4)
-    # Two pages per part: the run commits several parts, and is killed after the third.
+    copy_pages(inp, 2)
+    # Two pages per part: five parts; the run is killed once three are committed.
     killed = cli(store, inp, out, *SPARK, "batch_segments=2", wait=False)
-    kill_when(killed, out, "mid", timeout=300)
+    kill_when(killed, out, "mid", timeout=400)
     assert killed.returncode == -signal.SIGKILL, "the run ended before the kill"
     committed = len(parts(out))
-    assert 3 <= committed < 10
-    rerun = cli(store, inp, out, *SPARK, "batch_segments=2", timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    record = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert 3 <= committed < 5
+    record = run_predict(store, inp, out, *SPARK)
     assert record["articles_unchanged"] >= 2 * committed  # committed work was not redone
-    assert cli(store, inp, reference).returncode == 0  # the local engine, uninterrupted
+    run_predict(store, inp, reference)  # the local engine, uninterrupted
     expected = read_segments(reference)
     got = assert_exactly_once(out, set(expected["article_id"]))
     assert sorted(got["segment_id"]) == sorted(expected["segment_id"])
     runs = [json.loads(p.read_text()) for p in sorted((out / "_runs").glob("*.json"))]
     assert [r["status"] for r in runs] == ["interrupted", "finished"]
+
+
+def test_loading_the_model_for_inference_imports_no_training_stack(store):
+    """What every executor (and `mlflow models serve`) pays for before its first prediction."""
+    code = ("import sys, mlflow, pandas as pd; "
+            f"mlflow.set_tracking_uri({store.uri!r}); "
+            "model = mlflow.pyfunc.load_model('models:/topicstance@champion'); "
+            "model.predict(pd.DataFrame({'text': ['Sanctions on Moscow.']})); "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], env=clean_subprocess_env(),
+                            capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

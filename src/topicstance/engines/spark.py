@@ -9,6 +9,7 @@ or a cluster URL (`spark://`, `yarn`, `k8s://`); null keeps what `spark-submit` 
 """
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -104,4 +105,5 @@ def start_session(cfg) -> SparkSession:
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(cfg.log_level)
+    logging.getLogger("py4j").setLevel(cfg.log_level)  # its INFO lines would follow the record
     return session
