@@ -74,6 +74,7 @@ server: $(STAMP) ## Shared MLflow tracking server (sqlite + served artifacts und
 serve: PORT ?= 5002
 serve: MODEL ?= models:/topicstance@champion
 serve: $(STAMP) ## REST serving of the champion (or MODEL=<uri>) on 127.0.0.1:PORT (5002); POST /invocations
+	PATH="$(CURDIR)/$(BIN):$$PATH" \
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/experiments/mlflow.db} \
 		$(BIN)/mlflow models serve -m '$(MODEL)' --env-manager local --host 127.0.0.1 --port $(PORT)
 

@@ -1,6 +1,7 @@
 """REST serving: a real `mlflow models serve` of the champion, posted a request."""
 
 import json
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -26,7 +27,9 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
     port = free_port()
     args = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/topicstance@champion",
             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**clean_subprocess_env(), "MLFLOW_TRACKING_URI": store.uri}
+    # The scoring server runs `uvicorn` from PATH: this environment's, as `make serve` does.
+    env = {**clean_subprocess_env(), "MLFLOW_TRACKING_URI": store.uri,
+           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     with running(args, f"http://127.0.0.1:{port}/ping", env, tmp_path / "serve.log"):
         body = json.dumps({"dataframe_records": [{"text": t} for t in SEGMENTS]}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
