@@ -14,6 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 .DEFAULT_GOAL := help
 .PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
 .PHONY: sweep leaderboard promote
+.PHONY: server serve
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,7 +22,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
@@ -59,6 +60,23 @@ bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<ur
 
 ui: $(STAMP) ## MLflow UI on the embedded store: http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/experiments/mlflow.db --host 127.0.0.1 --port 5000
+
+# ---- beyond one machine: a shared tracking server, REST serving ---------------------------------
+server: PORT ?= 5001
+server: HOST ?= 127.0.0.1
+server: $(STAMP) ## Shared MLflow tracking server (sqlite + served artifacts under experiments/server/); PORT=5001 HOST=127.0.0.1
+	@mkdir -p experiments/server/artifacts
+	@echo "MLflow tracking server; on each client: export MLFLOW_TRACKING_URI=http://$(HOST):$(PORT)"
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/experiments/server/mlflow.db \
+		--artifacts-destination $(CURDIR)/experiments/server/artifacts --serve-artifacts \
+		--host $(HOST) --port $(PORT)
+
+serve: PORT ?= 5002
+serve: MODEL ?= models:/topicstance@champion
+serve: $(STAMP) ## REST serving of the champion (or MODEL=<uri>) on 127.0.0.1:PORT (5002); POST /invocations
+	PATH="$(CURDIR)/$(BIN):$$PATH" \
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/experiments/mlflow.db} \
+		$(BIN)/mlflow models serve -m '$(MODEL)' --env-manager local --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP) ## Run the test suite
 	$(BIN)/pytest

@@ -6,6 +6,7 @@ and MLflow runs against a sqlite store inside `tmp_path`.
 
 import json
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -204,6 +205,15 @@ def raw_pages() -> dict[str, str]:
     pages = {p.stem: p.read_text(encoding="utf-8") for p in sorted(RAW_DIR.glob("*.txt"))}
     assert len(pages) == 5, f"expected the five seed pages in {RAW_DIR}, found {sorted(pages)}"
     return pages
+
+
+@pytest.fixture(scope="session")
+def seeds_dir(tmp_path_factory) -> Path:
+    """The five seed pages alone (data/raw also holds the coverage pages, in a subfolder)."""
+    folder = tmp_path_factory.mktemp("seed_pages")
+    for page in sorted(RAW_DIR.glob("*.txt")):
+        shutil.copy(page, folder / page.name)
+    return folder
 
 
 def clean_subprocess_env() -> dict[str, str]:

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from conftest import tiny_corpus
 from topicstance import corpus
 from topicstance.config import CONF_DIR
-from topicstance.engines.local import LocalEngine
+from topicstance.engines.local import _batches
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model
 from topicstance.models.article import features, grouped_folds
@@ -69,13 +69,6 @@ def test_a_segment_is_read_with_its_article(article_model):
 
 
 def test_the_local_engine_never_cuts_an_article():
-    segments = pd.DataFrame({"article_id": list("aaabbc"), "text": list("uvwxyz")})
-    seen = []
-
-    def predict(batch: pd.DataFrame) -> pd.DataFrame:
-        seen.append(batch["article_id"].tolist())
-        return pd.DataFrame({"n": [len(batch)] * len(batch)})
-
-    out = LocalEngine(batch_size=2).run(segments, predict)
-    assert seen == [["a", "a", "a"], ["b", "b"], ["c"]]
-    assert out["text"].tolist() == list("uvwxyz")
+    rows = pd.DataFrame({"article_id": list("aaabbc"), "text": list("uvwxyz")})
+    batches = [b["article_id"].tolist() for b in _batches(rows, 2)]
+    assert batches == [["a", "a", "a"], ["b", "b"], ["c"]]

@@ -30,15 +30,6 @@ ADDED = ("The page was updated later in the day with a new paragraph, in which t
 
 
 @pytest.fixture(scope="module")
-def seeds_dir(tmp_path_factory) -> Path:
-    """The five seed pages alone (data/raw also holds the coverage pages, in a subfolder)."""
-    folder = tmp_path_factory.mktemp("seed_pages")
-    for page in sorted(RAW_DIR.glob("*.txt")):
-        shutil.copy(page, folder / page.name)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def store(tmp_path_factory, tiny_labeled_file):
     s = new_store(tmp_path_factory.mktemp("batch"), tiny_labeled_file)
     s.train()

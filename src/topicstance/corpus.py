@@ -11,6 +11,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
 from topicstance.models.base import context
+from topicstance.segment import headlines_and_previous
 
 
 @dataclass
@@ -39,22 +40,6 @@ def to_split(rows: datasets.Dataset, taxonomy: Taxonomy) -> LabeledSplit:
                         stances=taxonomy.stances_to_index(rows["stance"]),
                         contexts=article_contexts(list(rows["article_id"]), list(rows["text"])),
                         article_ids=list(rows["article_id"]))
-
-
-def headlines_and_previous(article_ids: list[str], texts: list[str]
-                           ) -> tuple[list[str], list[str]]:
-    """For each segment (in article order): its article's headline (the first segment) and the
-    segment before it; both empty for the headline itself."""
-    headlines, previous, current, last, head = [], [], None, "", ""
-    for article_id, text in zip(article_ids, texts):
-        if article_id != current:
-            current, head, last = article_id, text, ""
-            headlines.append("")
-        else:
-            headlines.append(head)
-        previous.append(last)
-        last = text
-    return headlines, previous
 
 
 def article_contexts(article_ids: list[str], texts: list[str]) -> list[str]:

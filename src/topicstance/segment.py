@@ -124,6 +124,18 @@ class Segmenter:
     def segment_page(self, page_id: str, text: str, source: str) -> list[tuple[Article, list[Segment]]]:
         return [(a, self.segment_article(a)) for a in self.split_page(page_id, text, source)]
 
+    def rows(self, page_id: str, text: str, source: str) -> list[dict]:
+        """The page's segments as table rows, each with its article context (`headline`,
+        `previous`): what every prediction engine classifies."""
+        rows = []
+        for _, segments in self.segment_page(page_id, text, source):
+            headlines, previous = headlines_and_previous([s.article_id for s in segments],
+                                                         [s.text for s in segments])
+            rows += [{"article_id": s.article_id, "segment_id": s.segment_id, "text": s.text,
+                      "start": s.start, "end": s.end, "headline": h, "previous": p}
+                     for s, h, p in zip(segments, headlines, previous)]
+        return rows
+
     def _is_boilerplate(self, line: str) -> bool:
         if len(line) < self.min_chars:
             return True
@@ -177,6 +189,22 @@ class Segmenter:
             return False
         token = word.group(1)
         return token.lower() in self.abbreviations or (len(token) == 1 and token.isupper())
+
+
+def headlines_and_previous(article_ids: list[str], texts: list[str]
+                           ) -> tuple[list[str], list[str]]:
+    """For each segment (in article order): its article's headline (the first segment) and the
+    segment before it; both empty for the headline itself."""
+    headlines, previous, current, last, head = [], [], None, "", ""
+    for article_id, text in zip(article_ids, texts):
+        if article_id != current:
+            current, head, last = article_id, text, ""
+            headlines.append("")
+        else:
+            headlines.append(head)
+        previous.append(last)
+        last = text
+    return headlines, previous
 
 
 def _lines(text: str):

@@ -58,7 +58,9 @@ def configure(tracking_cfg) -> None:
     mlflow.set_tracking_uri(tracking_cfg.uri)
     mlflow.set_registry_uri(tracking_cfg.uri)
     if mlflow.get_experiment_by_name(tracking_cfg.experiment) is None:
-        location = tracking_cfg.get("artifact_location")
+        # A server keeps artifacts where it serves them from; a local path would send every
+        # client's artifacts to its own disk.
+        location = None if _is_server(tracking_cfg.uri) else tracking_cfg.get("artifact_location")
         if location:
             Path(location).mkdir(parents=True, exist_ok=True)
             location = Path(location).resolve().as_uri()
@@ -68,7 +70,7 @@ def configure(tracking_cfg) -> None:
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail in seconds, with the URI named, instead of MLflow's minutes of retries."""
-    if not uri.startswith(("http://", "https://")):
+    if not _is_server(uri):
         return
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
@@ -80,6 +82,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     raise TrackingUnavailable(
         f"MLflow tracking server {uri} is unreachable ({problem}); start it (`make server`) or "
         f"point MLFLOW_TRACKING_URI at a running one")
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
 
 @contextmanager
@@ -444,3 +450,9 @@ def dataset_digest(run, context: str) -> str | None:
         if any(t.key == "mlflow.data.context" and t.value == context for t in item.tags):
             return item.dataset.digest
     return None
+
+
+def spark_udf(session, uri: str, result_type):
+    """A Spark UDF of the pyfunc at `uri`, run by each executor's Python with the packages it
+    already has (no environment is rebuilt); the model is loaded once per executor process."""
+    return mlflow.pyfunc.spark_udf(session, uri, result_type=result_type, env_manager="local")

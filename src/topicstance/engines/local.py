@@ -1,39 +1,56 @@
-"""In-process batch inference: the segments table in, the same rows with predictions out."""
+"""In-process batch inference: pages are segmented as they are read, and a batch of segments is
+classified by the pyfunc loaded once into this process."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pandas as pd
 
-PredictFn = Callable[[pd.DataFrame], pd.DataFrame]
-MODEL_INPUTS = ("text", "headline", "previous", "article_id")
+from topicstance import tracking
+from topicstance.segment import Segmenter
+
+MODEL_INPUTS = ["text", "headline", "previous", "article_id"]  # what the pyfunc reads
 
 
 class LocalEngine:
-    def __init__(self, batch_size: int):
-        self.batch_size = batch_size
+    def __init__(self, segmenter: Segmenter, model_uri: str, batch_size: int):
+        self.segmenter, self.model_uri, self.batch_size = segmenter, model_uri, batch_size
+        self.model = tracking.load_pyfunc(model_uri)
 
-    def run(self, segments: pd.DataFrame, predict: PredictFn) -> pd.DataFrame:
-        """`predict` takes a frame with a `text` column (and the article columns `headline`,
-        `previous` and `article_id` when the segments have them) and returns one row per input
-        row."""
-        columns = [c for c in MODEL_INPUTS if c in segments.columns]
+    @classmethod
+    def from_config(cls, cfg, segmenter: Segmenter, model_uri: str, output_columns: list[str]):
+        return cls(segmenter, model_uri, int(cfg.batch_size))
+
+    def describe(self) -> dict:
+        """How inference runs, for the run record."""
+        return {"engine": "local", **self.model.unwrap_python_model().model.inference_settings()}
+
+    def rows(self, page: dict) -> list[dict]:
+        """`page` (article_id, text, source, ...) -> its segment rows, ready for `run`: a batch
+        is bounded by segments."""
+        extra = {k: v for k, v in page.items() if k not in ("article_id", "text")}
+        return [{**row, **extra}
+                for row in self.segmenter.rows(page["article_id"], page["text"], page["source"])]
+
+    def run(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The segment rows with the model's outputs added, in the same order."""
         parts = []
-        for batch in _batches(segments, self.batch_size):
-            predicted = predict(batch[columns].reset_index(drop=True))
-            parts.append(pd.concat([batch.reset_index(drop=True), predicted], axis=1))
-        if not parts:
-            return segments
-        return pd.concat(parts, ignore_index=True)
+        for batch in _batches(rows, self.batch_size):
+            batch = batch.reset_index(drop=True)
+            parts.append(pd.concat([batch, self.model.predict(batch[MODEL_INPUTS])], axis=1))
+        return pd.concat(parts, ignore_index=True) if parts else rows
+
+    def close(self) -> None:
+        pass
 
 
-def _batches(segments: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+def _batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """Slices of about `size` rows that never cut an article's (contiguous) rows in two: the
     model reads an article's segments together."""
-    ids = segments["article_id"].tolist() if "article_id" in segments.columns else None
+    ids = rows["article_id"].tolist()
     start = 0
-    while start < len(segments):
-        end = min(start + size, len(segments))
-        while ids is not None and end < len(ids) and ids[end] == ids[end - 1]:
+    while start < len(rows):
+        end = min(start + size, len(rows))
+        while end < len(ids) and ids[end] == ids[end - 1]:
             end += 1
-        yield segments.iloc[start:end]
+        yield rows.iloc[start:end]
         start = end

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +23,10 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from topicstance import corpus, tracking
+from topicstance import tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
-from topicstance.outputs import BASE_COLUMN_NAMES, Output, State, segment_schema
+from topicstance.outputs import Output, State, segment_schema
 from topicstance.segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,33 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
     record = {"run_id": run_id, "status": "running", "started": _iso(started),
               "input": str(input_path), "output": str(output.root), "run_date": run_date,
               "model_uri": model_uri, "reprocess": bool(cfg.reprocess)}
-    model = tracking.load_pyfunc(model_uri) if todo else None
-    if model is not None:
-        record["inference"] = model.unwrap_python_model().model.inference_settings()
-    schema = segment_schema(tracking.model_output_columns(model_uri))
+    output_columns = tracking.model_output_columns(model_uri)
+    schema = segment_schema(output_columns)
+    with _engine(cfg, model_uri, output_columns, needed=bool(todo)) as engine:
+        if engine is not None:
+            record["inference"] = engine.describe()
+        return _tracked_run(cfg, input_path, output, state, todo, engine, schema, counts, record,
+                            started)
 
+
+@contextmanager
+def _engine(cfg, model_uri: str, output_columns: list[str], needed: bool):
+    """The configured engine, closed after the run; None when there is no work (loading a
+    model or starting Spark takes seconds)."""
+    if not needed:
+        yield None
+        return
+    engine = build_engine(cfg.engine, Segmenter.from_config(cfg.segmenter), model_uri,
+                          output_columns)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _tracked_run(cfg, input_path: Path, output: Output, state: State, todo: list[InputFile],
+                 engine, schema, counts: Counts, record: dict, started: float) -> dict:
+    model_uri, run_id, run_date = record["model_uri"], record["run_id"], record["run_date"]
     with tracking.run("predict", cfg.get("run_name"), {"model_uri": model_uri}):
         tracking.log_params({"input": str(input_path), "output": str(output.root),
                              "model_uri": model_uri, "reprocess": bool(cfg.reprocess),
@@ -118,7 +141,7 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
             log.info("nothing new under %s: %d files unchanged since the last run; no model work, "
                      "no new rows", input_path, counts.files_unchanged)
         else:
-            batcher = _Batcher(cfg, output, state, schema, model, model_uri, run_id, run_date,
+            batcher = _Batcher(cfg, output, state, schema, engine, model_uri, run_id, run_date,
                                counts)
             try:
                 batcher.run(todo)
@@ -136,19 +159,18 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
 
 
 class _Batcher:
-    """Reads units file by file, buffers them, and commits a part whenever the buffer holds
-    `batch_segments` segments (or `batch_units` units): memory stays bounded by the batch."""
+    """Reads units file by file, buffers the engine's rows for them, and commits a part whenever
+    the buffer holds `batch_segments` rows (segments; whole pages for an engine that segments
+    them itself) or `batch_units` units: memory stays bounded by the batch."""
 
-    def __init__(self, cfg, output: Output, state: State, schema, model, model_uri, run_id,
+    def __init__(self, cfg, output: Output, state: State, schema, engine, model_uri, run_id,
                  run_date, counts: Counts):
         self.output, self.state, self.schema = output, state, schema
-        self.model, self.model_uri = model, model_uri
+        self.engine, self.model_uri = engine, model_uri
         self.run_id, self.run_date, self.counts = run_id, run_date, counts
         self.reprocess = bool(cfg.reprocess)
-        self.segmenter = Segmenter.from_config(cfg.segmenter)
         self.limits = Limits.from_config(cfg.limits)
         self.cache_dir = Path(cfg.paths.cache)
-        self.engine = build_engine(cfg.engine)
         self.batch_segments, self.batch_units = int(cfg.batch_segments), int(cfg.batch_units)
         self.keys_this_run: set[str] = set()
         self._reset()
@@ -201,15 +223,9 @@ class _Batcher:
             entry["article_id"] = article_id
             if unit.encoding not in ("utf-8", ""):
                 log.info("decoded %s as %s", unit.file, unit.encoding)
-            for article, segments in self.segmenter.segment_page(article_id, unit.text, key):
-                texts = [s.text for s in segments]
-                headlines, previous = corpus.headlines_and_previous([article.article_id] *
-                                                                    len(texts), texts)
-                self.rows += [{"article_id": s.article_id, "segment_id": s.segment_id,
-                               "text": s.text, "start": s.start, "end": s.end, "source": key,
-                               "content_hash": unit.content_hash, "run_id": self.run_id,
-                               "headline": h, "previous": p}
-                              for s, h, p in zip(segments, headlines, previous)]
+            self.rows += self.engine.rows({"article_id": article_id, "text": unit.text,
+                                           "source": key, "content_hash": unit.content_hash,
+                                           "run_id": self.run_id})
             self.counts.articles_written += 1
         self.units.append(entry)
         self.state.units[key] = entry
@@ -228,10 +244,9 @@ class _Batcher:
         return article_id
 
     def _commit(self) -> None:
-        segments = pd.DataFrame(self.rows, columns=[*BASE_COLUMN_NAMES, "headline", "previous"])
-        if len(segments):
-            predicted = self.engine.run(segments, self.model.predict)
-            predicted["model_uri"] = self.model_uri  # (headline/previous are inputs only)
+        if self.rows:
+            predicted = self.engine.run(pd.DataFrame(self.rows))
+            predicted["model_uri"] = self.model_uri  # (columns not in the schema are dropped)
         else:  # a batch of quarantined inputs only: an empty part with the same columns
             predicted = pd.DataFrame(columns=self.schema.names)
         part = self.output.commit(predicted, self.schema, self.run_id, self.run_date,
