@@ -124,7 +124,8 @@ def test_sweep_presets_exist_and_every_swept_value_composes(tmp_path):
     presets = sweep_presets()
     assert {"compare_models", "tfidf_grid"} <= set(presets)
     assert presets["compare_models"]["model"] == ["tfidf_segment_only", "tfidf_linear",
-                                                  "tfidf_gated", "minilm_linear",
+                                                  "tfidf_gated", "tfidf_article",
+                                                  "minilm_linear",
                                                   "minilm_finetune", "tfidf_minilm"]
     for preset, swept in presets.items():
         for key, values in swept.items():
