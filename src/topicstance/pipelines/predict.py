@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from topicstance import corpus, tracking
+from topicstance import corpus, drift, report, rollups, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
 from topicstance.outputs import BASE_COLUMN_NAMES, Output, State, segment_schema
@@ -107,6 +107,8 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
     if model is not None:
         record["inference"] = model.unwrap_python_model().model.inference_settings()
     schema = segment_schema(tracking.model_output_columns(model_uri))
+    described = tracking.model_description(model_uri)  # taxonomy, thresholds, drift reference
+    record.update(taxonomy=described["taxonomy"], thresholds=described["thresholds"])
 
     with tracking.run("predict", cfg.get("run_name"), {"model_uri": model_uri}):
         tracking.log_params({"input": str(input_path), "output": str(output.root),
@@ -119,11 +121,14 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
                      "no new rows", input_path, counts.files_unchanged)
         else:
             batcher = _Batcher(cfg, output, state, schema, model, model_uri, run_id, run_date,
-                               counts)
+                               counts, described["taxonomy"])
             try:
                 batcher.run(todo)
             except OSError as e:
                 raise PredictError(_os_error_message(e, output.root)) from e
+            record["drift"] = drift.check_run(output.root, run_id, described["taxonomy"],
+                                              described.get("reference"), cfg.drift)
+            tracking.log_metrics(drift.metrics(record["drift"]))
         record.update(status="finished", finished=_iso(time.time()),
                       wall_seconds=round(time.time() - started, 2), **_summary(counts))
         record["segments_per_second"] = round(counts.segments / max(record["wall_seconds"], 1e-9),
@@ -132,6 +137,8 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
         tracking.log_dict(record, "predict_summary.json")
         output.write_run_record(record)
+        if cfg.report.enabled:
+            log.info("wrote %s", report.write(output.root, cfg.report))
     return record
 
 
@@ -140,7 +147,7 @@ class _Batcher:
     `batch_segments` segments (or `batch_units` units): memory stays bounded by the batch."""
 
     def __init__(self, cfg, output: Output, state: State, schema, model, model_uri, run_id,
-                 run_date, counts: Counts):
+                 run_date, counts: Counts, taxonomy: dict):
         self.output, self.state, self.schema = output, state, schema
         self.model, self.model_uri = model, model_uri
         self.run_id, self.run_date, self.counts = run_id, run_date, counts
@@ -151,6 +158,8 @@ class _Batcher:
         self.engine = build_engine(cfg.engine)
         self.batch_segments, self.batch_units = int(cfg.batch_segments), int(cfg.batch_units)
         self.keys_this_run: set[str] = set()
+        self.taxonomy, self.article_schema = taxonomy, rollups.article_schema(taxonomy)
+        self.dominant_share = float(cfg.articles.dominant_topic_share)
         self._reset()
 
     def _reset(self):
@@ -234,8 +243,10 @@ class _Batcher:
             predicted["model_uri"] = self.model_uri  # (headline/previous are inputs only)
         else:  # a batch of quarantined inputs only: an empty part with the same columns
             predicted = pd.DataFrame(columns=self.schema.names)
+        articles = rollups.article_rows(predicted, self.taxonomy, self.dominant_share)
         part = self.output.commit(predicted, self.schema, self.run_id, self.run_date,
-                                  self.counts.parts, self.units, self.files, self.quarantined)
+                                  self.counts.parts, self.units, self.files, self.quarantined,
+                                  articles, self.article_schema)
         self.counts.parts += 1
         self.counts.segments += len(predicted)
         if len(predicted):
