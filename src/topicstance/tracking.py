@@ -239,7 +239,8 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
     """
     client = MlflowClient()
     version = str(mlflow.register_model(model_uri, name).version)
-    client.set_model_version_tag(name, version, metric, str(metrics.get(metric)))
+    if metric in metrics:
+        client.set_model_version_tag(name, version, metric, str(metrics[metric]))
     client.set_model_version_tag(name, version, "taxonomy", taxonomy.name)
     client.set_model_version_tag(name, version, "taxonomy_digest", taxonomy.digest())
     current = _alias_holder(client, name, alias)
