@@ -26,7 +26,7 @@ from conftest import (
     write_jsonl,
 )
 from topicstance import drift, quality
-from topicstance.outputs import read_articles, read_segments
+from topicstance.outputs import Output, read_articles, read_segments
 from topicstance.pipelines.predict import predict
 from topicstance.pipelines.train import train
 from topicstance.pipelines.validate_data import validate_data
@@ -118,6 +118,18 @@ def test_article_rows_follow_a_changed_page_exactly_once(store, tmp_path):
     assert articles["article_id"].tolist() == ["page"]
     assert articles["run_id"].tolist() == [second["run_id"]] != [first["run_id"]]
     assert articles["segments"].tolist() == [len(read_segments(out))]
+
+
+def test_an_article_part_without_its_segment_part_is_never_read_and_is_removed(output, tmp_path):
+    """What a kill between the two renames leaves: readers skip it, the next run removes it."""
+    copy = tmp_path / "out"
+    shutil.copytree(output, copy)
+    before = read_articles(copy)
+    part = next((copy / "articles").glob("run_date=*/part-*.parquet"))
+    orphan = part.with_name(part.name.replace("-00000.", "-00001."))
+    shutil.copy(part, orphan)
+    assert len(read_articles(copy)) == len(before)
+    assert Output(copy).recover()["temporary_files_removed"] == 1 and not orphan.exists()
 
 
 # ---- the report, in a browser ----------------------------------------------------------------

@@ -9,6 +9,7 @@ configured threshold flags the run: the input is not what the model was trained 
 Comparing predictions with predictions keeps the model's own biases out of the figure.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 
 from topicstance.outputs import read_segments
 
+log = logging.getLogger(__name__)
 SCORE_BINS = 10
 EPSILON = 1e-4  # a bin empty on one side would make PSI infinite
 
@@ -94,8 +96,12 @@ def check_run(output: Path, run_id: str, taxonomy: dict, reference: dict | None,
     rows = read_segments(output, columns=columns, filters=[("run_id", "=", run_id)])
     if rows.empty:
         rows = pd.DataFrame(columns=columns)
-    return compare(reference, summary_of_rows(rows, taxonomy), float(cfg.threshold),
-                   int(cfg.min_segments))
+    result = compare(reference, summary_of_rows(rows, taxonomy), float(cfg.threshold),
+                     int(cfg.min_segments))
+    if result.get("flags"):
+        log.warning("drift: %s; this input is unlike the model's training data (README, "
+                    "\"Drift warnings\")", "; ".join(result["flags"]))
+    return result
 
 
 def metrics(result: dict) -> dict[str, float]:

@@ -15,7 +15,7 @@ and the whole files it completed, so the output itself is the record of what was
 killed at any moment leaves committed parts (kept) and temporary files (removed by the next
 run), never half a part. A part's article rows (`topicstance.rollups`) are written just before it,
 under the same name in `articles/`; an article part whose segment part never appeared is
-removed like any temporary file. When a changed article is processed again, its rows are removed from
+removed like any temporary file (and `read_articles` never reads it). When a changed article is processed again, its rows are removed from
 the older part (and from its article part) by rewriting it (again write-then-rename), so every
 reader sees each article exactly once.
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 META_KEY = b"topicstance"
@@ -176,7 +177,8 @@ class Output:
                           "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in quarantined))
         _write_table_atomic(pa.Table.from_pandas(articles, schema=article_schema,
                                                  preserve_index=False),
-                            {"run_id": run_id}, self.articles / f"run_date={run_date}" / f"{name}.parquet")
+                            {"run_id": run_id},
+                            self.articles / f"run_date={run_date}" / f"{name}.parquet")
         table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
         meta = {"run_id": run_id, "units": units, "files": files}
         part = self.segments / f"run_date={run_date}" / f"{name}.parquet"
@@ -215,8 +217,16 @@ def read_segments(output: Path, columns: list[str] | None = None, filters=None) 
 
 
 def read_articles(output: Path) -> pd.DataFrame:
-    """Every committed article row of an output folder (see `topicstance.rollups`)."""
-    return _read_dataset(Path(output) / "articles")
+    """Every committed article row of an output folder (see `topicstance.rollups`): only parts
+    whose segment part is committed (a run killed between the two leaves an article part that
+    its next run removes)."""
+    out = Output(Path(output))
+    committed = {p.relative_to(out.segments) for p in out._parts()}
+    parts = [str(a) for a in out._article_parts() if a.relative_to(out.articles) in committed]
+    if not parts:
+        return pd.DataFrame()
+    return ds.dataset(parts, format="parquet", partitioning="hive",
+                      partition_base_dir=str(out.articles)).to_table().to_pandas()
 
 
 def _read_dataset(folder: Path, columns=None, filters=None) -> pd.DataFrame:

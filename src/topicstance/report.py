@@ -265,7 +265,7 @@ def stance_bars(cells: dict[tuple[str, str], int], topics: list[str], stances: l
 
 
 def line_chart(dates: list[str], series: dict[str, list[float]]) -> str:
-    left, right, top, bottom, width, height = 50, 20, 10, 40, 760, 260
+    left, right, top, bottom, width, height = 50, 50, 10, 40, 760, 260
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for values in series.values() for v in values), default=0) or 1
     step = plot_w / max(len(dates) - 1, 1)
