@@ -281,6 +281,7 @@ def test_corrected_rows_are_merged_bad_ones_named_and_the_next_training_uses_the
         "{not json",                                          # line 12
         {k: v for k, v in queue[11].items() if k != "text"},  # line 13: no text
         {**corrected[0]},                                     # line 14: repeats line 1
+        {**corrected[1], "id": "near-p000", "text": tiny_text + " So it goes."},  # 15: near-dup
     ]
     annotated = write_jsonl(tmp_path / "annotated.jsonl", [*corrected, *bad])
     review = tmp_path / "data" / "review.jsonl"
@@ -290,8 +291,9 @@ def test_corrected_rows_are_merged_bad_ones_named_and_the_next_training_uses_the
     assert imported.returncode == 3, imported.stderr[-2000:]
     refused = [line for line in imported.stderr.splitlines() if line.startswith("refused")]
     lines = {int(line.split(f"{annotated}:")[1].split(":")[0]) for line in refused}
-    assert lines == {9, 10, 11, 12, 13, 14}
+    assert lines == {9, 10, 11, 12, 13, 14, 15}
     assert "already labeled at" in imported.stderr and "unknown topic" in imported.stderr
+    assert f"{annotated}:15: near-duplicate of {store.labeled}:1 (similarity" in imported.stderr
     merged = read_jsonl(review)
     assert [r["id"] for r in merged] == [r["id"] for r in corrected]
     assert all(r["source"] == "review" and r["topics"] == ["sanctions"] for r in merged)

@@ -3,11 +3,12 @@
 `build_queue` reads a prediction output, scores every segment's uncertainty, and picks `n`:
 most uncertain first, taken in turn from every predicted (topic, stance) cell so the queue is
 spread across labels, at most `max_per_article` from one article, no near-duplicates of each
-other, and no text that is already labeled. Each row is a labeled record in the guidelines'
+other, and none that is already labeled (the same text or a near-duplicate of one). Each row is a labeled record in the guidelines'
 format (the model's labels filled in, to be corrected) plus the article text around it.
 
 `import_labels` takes such a file back (JSONL or CSV), checks every row against the format and
-the taxonomy, refuses texts that are already labeled, and appends the good rows to the review
+the taxonomy, refuses texts that are already labeled (or near-duplicates of labeled texts,
+which `make validate-data` would reject), and appends the good rows to the review
 file with `source: "review"`.
 """
 
@@ -25,7 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
 from topicstance.outputs import read_segments
-from topicstance.quality import normalise
+from topicstance.quality import most_similar, normalise
 from topicstance.report import latest_taxonomy, run_records
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ def build_queue(output: Path, n: int, cfg, labeled_files) -> tuple[Path, Path, d
     context = _surroundings(segments)
 
     labeled = _labeled_texts(labeled_files, Taxonomy.from_dict(taxonomy))
-    is_labeled = segments["text"].map(normalise).isin(labeled)
+    similar = most_similar(list(segments["text"]), labeled)
+    is_labeled = pd.Series([s >= float(cfg.near_duplicate_threshold) for _, s in similar],
+                           index=segments.index) | segments["text"].map(normalise).isin(
+                               set(map(normalise, labeled)))
     candidates = segments[~is_labeled].copy()
     candidates["uncertainty"] = uncertainty(candidates, taxonomy, thresholds, cfg.method)
     chosen = _spread(candidates, taxonomy, n, int(cfg.max_per_article),
@@ -119,9 +123,9 @@ def _surroundings(segments: pd.DataFrame) -> pd.DataFrame:
     }, index=segments.index)
 
 
-def _labeled_texts(files, taxonomy: Taxonomy) -> set[str]:
+def _labeled_texts(files, taxonomy: Taxonomy) -> list[str]:
     rows, _ = read_labeled([Path(f) for f in files if Path(f).exists()], taxonomy)
-    return {normalise(t) for t in rows["text"]}
+    return list(rows["text"])
 
 
 def _spread(candidates: pd.DataFrame, taxonomy: dict, n: int, max_per_article: int,
@@ -176,9 +180,11 @@ def _queue_row(segment: pd.Series, around: pd.Series) -> dict:
 
 # ---- importing corrected labels ------------------------------------------------------------
 
-def import_labels(file: Path, target: Path, labeled_files, taxonomy: Taxonomy
-                  ) -> tuple[int, list[Rejected]]:
-    """Append the valid, new rows of `file` to `target`; returns (rows added, rows refused)."""
+def import_labels(file: Path, target: Path, labeled_files, taxonomy: Taxonomy,
+                  near_duplicate: float) -> tuple[int, list[Rejected]]:
+    """Append the valid, new rows of `file` to `target`; returns (rows added, rows refused).
+    A row whose text is a near-duplicate (similarity >= `near_duplicate`) of a labeled text
+    or of an earlier row is refused, as `make validate-data` would."""
     file = Path(file)
     if not file.is_file():
         raise LabelQueueError(f"{file}: no such file")
@@ -189,24 +195,35 @@ def import_labels(file: Path, target: Path, labeled_files, taxonomy: Taxonomy
     where = {normalise(t): f"{f}:{n}" for t, f, n in zip(existing["text"], existing["file"],
                                                           existing["line"])}
     ids = {i: f"{f}:{n}" for i, f, n in zip(existing["id"], existing["file"], existing["line"])}
-    good = []
-    for row in rows:
+    nearest = most_similar(list(rows["text"]), list(existing["text"]))
+    good, kept_texts = [], []
+    for row, (j, similarity) in zip(rows, nearest):
         key = normalise(row["text"])
+        earlier = [k for k, s in most_similar([row["text"]], kept_texts) if s >= near_duplicate]
         if key in where:
             rejected.append(Rejected(str(file), row["line"], f"text already labeled at "
                                                              f"{where[key]}"))
+        elif similarity >= near_duplicate:
+            rejected.append(Rejected(str(file), row["line"], f"near-duplicate of "
+                                     f"{existing[j]['file']}:{existing[j]['line']} "
+                                     f"(similarity {similarity:.2f})"))
+        elif earlier:
+            rejected.append(Rejected(str(file), row["line"], f"near-duplicate of "
+                                     f"{file}:{good[earlier[0]]['line']}"))
         elif row["id"] in ids:
             rejected.append(Rejected(str(file), row["line"], f"id {row['id']!r} already used "
                                                              f"at {ids[row['id']]}"))
         else:
             where[key] = ids[row["id"]] = f"{file}:{row['line']}"
+            kept_texts.append(row["text"])
             good.append({"id": row["id"], "article_id": row["article_id"], "text": row["text"],
                          "topics": row["topics"], "stance": row["stance"],
-                         "source": REVIEW_SOURCE})
+                         "source": REVIEW_SOURCE, "line": row["line"]})
     if good:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in good)
+            f.writelines(json.dumps({k: v for k, v in r.items() if k != "line"},
+                                    ensure_ascii=False) + "\n" for r in good)
     return len(good), sorted(rejected, key=lambda r: r.line)
 
 

@@ -18,7 +18,8 @@ def main(cfg) -> None:
     existing = {str(target), *cfg.data.labeled, *(cfg.data.get("heldout") or [])}
     try:
         added, refused = import_labels(Path(cfg.file).expanduser().absolute(), target,
-                                       sorted(existing), Taxonomy.from_config(cfg.labels))
+                                       sorted(existing), Taxonomy.from_config(cfg.labels),
+                                       float(cfg.near_duplicate_threshold))
     except LabelQueueError as e:
         print(f"topicstance-import-labels: error: {e}", file=sys.stderr)
         sys.exit(1)
