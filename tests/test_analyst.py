@@ -140,7 +140,7 @@ def test_report_renders_in_chromium_with_counts_that_match_the_output(output, tm
                     "apt; it needs root or passwordless sudo)")
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     report = output / "report.html"
-    assert report.exists(), "predict writes the report by default (report.enabled)"
+    assert report.exists(), "predict writes the report by default (batch_report.enabled)"
     report.unlink()
     cli("topicstance-report", f"output='{output}'", f"paths.experiments='{tmp_path}'",
         check_rc=0)

@@ -14,7 +14,6 @@ file with `source: "review"`.
 
 import csv
 import json
-import logging
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +22,11 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from topicstance.batch_report import latest_taxonomy, run_records
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
 from topicstance.outputs import read_segments
 from topicstance.quality import most_similar, normalise
-from topicstance.report import latest_taxonomy, run_records
-
-log = logging.getLogger(__name__)
 
 REVIEW_SOURCE = "review"
 CSV_COLUMNS = ["id", "article_id", "text", "topics", "stance", "source", "headline", "before",

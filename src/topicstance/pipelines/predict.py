@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from topicstance import corpus, drift, report, rollups, tracking
+from topicstance import batch_report, corpus, drift, rollups, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
 from topicstance.outputs import BASE_COLUMN_NAMES, Output, State, segment_schema
@@ -137,8 +137,8 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
         tracking.log_dict(record, "predict_summary.json")
         output.write_run_record(record)
-        if cfg.report.enabled:
-            log.info("wrote %s", report.write(output.root, cfg.report))
+        if cfg.batch_report.enabled:
+            log.info("wrote %s", batch_report.write(output.root, cfg.batch_report))
     return record
 
 
