@@ -41,8 +41,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
                  cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
                  len(dev_split), len(set(dev_rows["article_id"])))
-        reports.log_labeled_data(train_rows, "train", cfg.data.labeled, "training")
-        reports.log_labeled_data(dev_rows, "dev", cfg.data.labeled, "validation")
+        if len(rows):
+            reports.log_labeled_data(train_rows, "train", cfg.data.labeled, "training")
+            reports.log_labeled_data(dev_rows, "dev", cfg.data.labeled, "validation")
         tracking.log_params({"n_train": len(train_split), "n_dev": len(dev_split),
                              "n_rejected": len(rejected)})
         model = build_model(cfg.model, taxonomy)
