@@ -15,6 +15,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
 .PHONY: sweep leaderboard promote
 .PHONY: server serve
+.PHONY: report label-queue import-labels browser
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,8 +79,30 @@ serve: $(STAMP) ## REST serving of the champion (or MODEL=<uri>) on 127.0.0.1:PO
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/experiments/mlflow.db} \
 		$(BIN)/mlflow models serve -m '$(MODEL)' --env-manager local --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) browser ## Run the test suite
 	$(BIN)/pytest
+
+# ---- what analysts see: the report, the labeling loop ----------------------------------------
+report: $(STAMP) ## (Re)write OUTPUT/report.html from a prediction output: OUTPUT=<folder>
+	@[ -n "$(OUTPUT)" ] || { echo "usage: make report OUTPUT=<folder>"; exit 2; }
+	$(BIN)/topicstance-report 'output="$(OUTPUT)"' $(ARGS)
+
+label-queue: $(STAMP) ## The N segments the model is least sure of, to label: N=200 OUTPUT=<folder>
+	@[ -n "$(OUTPUT)" ] || { echo "usage: make label-queue N=200 OUTPUT=<folder>"; exit 2; }
+	$(BIN)/topicstance-label-queue 'output="$(OUTPUT)"' $(if $(N),n=$(N)) $(ARGS)
+
+import-labels: $(STAMP) ## Merge a corrected queue into data/labeled/review.jsonl: FILE=<jsonl or csv>
+	@[ -n "$(FILE)" ] || { echo "usage: make import-labels FILE=<corrected queue .jsonl or .csv>"; exit 2; }
+	$(BIN)/topicstance-import-labels 'file="$(FILE)"' $(ARGS)
+
+# The report test drives Debian's chromium with Playwright (no browser download). Installed with
+# apt when missing, as root or through passwordless sudo; otherwise that one test is skipped.
+browser: ## Install chromium for the report's browser test when it is missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "no chromium and no root or sudo: the browser test will be skipped"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium \
+	  || echo "chromium could not be installed: the browser test will be skipped"; }
 
 lint: $(STAMP) ## Ruff
 	$(BIN)/ruff check src tests

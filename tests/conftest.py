@@ -21,7 +21,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 SEEDS_FILE = DATA_DIR / "labeled" / "seeds.jsonl"
 TOP_LEVEL_CONFIGS = ("train", "predict", "evaluate", "validate_data", "compare", "bench",
-                     "leaderboard", "promote")
+                     "leaderboard", "promote", "make_report", "label_queue", "import_labels")
 
 # Environment that must never leak into a test from the developer's shell or CI.
 LEAKY_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME",

@@ -16,7 +16,9 @@ from topicstance.models import FAMILIES
 from topicstance.segment import Segmenter
 
 REQUIRED = {"predict": ["input=/nowhere/in", "output=/nowhere/out"],
-            "evaluate": ["data_file=/nowhere/labeled.jsonl"]}
+            "evaluate": ["data_file=/nowhere/labeled.jsonl"],
+            "make_report": ["output=/nowhere/out"], "label_queue": ["output=/nowhere/out"],
+            "import_labels": ["file=/nowhere/queue.jsonl"]}
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith("."))
 PRESET_GROUP = "experiment"  # `# @package _global_` presets, picked with +experiment=<name>
 
@@ -50,7 +52,7 @@ def check_group(cfg, group: str) -> None:
         for key in ("uri", "experiment", "registered_model", "alias"):
             assert node[key], key
     elif group == "data":
-        assert len(node.labeled) >= 1
+        assert len(node.labeled) >= 1 or not node.heldout  # none: a zero-shot start only
         assert 0 < node.dev_fraction < 1
     elif group == "paths":
         for key in ("root", "data", "experiments", "cache"):

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import RAW_DIR, SEEDS_FILE, clean_subprocess_env, new_store, read_jsonl, write_jsonl
-from topicstance.outputs import read_segments
+from topicstance.outputs import read_articles, read_segments
 from topicstance.pipelines.predict import predict
 
 pytestmark = pytest.mark.slow
@@ -61,6 +61,14 @@ def assert_exactly_once(out: Path, expected_articles: set[str]):
     assert frame["segment_id"].is_unique, frame["segment_id"][frame["segment_id"].duplicated()]
     assert set(frame["article_id"]) == expected_articles
     assert not list(out.rglob("*.tmp")), "temporary files left behind"
+    articles = read_articles(out)  # one article row per article, from the same run as its rows
+    assert articles["article_id"].is_unique if len(articles) else True
+    assert set(articles["article_id"]) == expected_articles
+    if len(articles):
+        runs = frame.groupby("article_id")["run_id"].first()
+        assert (articles.set_index("article_id")["run_id"] == runs[articles["article_id"]]).all()
+        sizes = frame.groupby("article_id").size()
+        assert (articles.set_index("article_id")["segments"] == sizes[articles["article_id"]]).all()
     return frame
 
 

@@ -3,6 +3,7 @@
 ```
 OUTPUT/
   segments/run_date=YYYY-MM-DD/part-<run id>-<n>.parquet   one row per segment
+  articles/run_date=YYYY-MM-DD/part-<run id>-<n>.parquet   one row per article of that part
   quarantine/part-<run id>-<n>.jsonl                        inputs set aside, with the reason
   _runs/<run id>.json                                       one record per run
   .lock                                                     held while a run writes
@@ -12,9 +13,11 @@ A batch is committed by one atomic rename of its complete part file: that is the
 point. Each part carries, in its Parquet metadata, the units (articles or quarantined inputs)
 and the whole files it completed, so the output itself is the record of what was done: a run
 killed at any moment leaves committed parts (kept) and temporary files (removed by the next
-run), never half a part. When a changed article is processed again, its rows are removed from
-the older part by rewriting that part (again write-then-rename), so every reader sees each
-article exactly once.
+run), never half a part. A part's article rows (`topicstance.rollups`) are written just before it,
+under the same name in `articles/`; an article part whose segment part never appeared is
+removed like any temporary file (and `read_articles` never reads it). When a changed article is processed again, its rows are removed from
+the older part (and from its article part) by rewriting it (again write-then-rename), so every
+reader sees each article exactly once.
 """
 
 import fcntl
@@ -29,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 META_KEY = b"topicstance"
@@ -66,6 +70,7 @@ class Output:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.segments = self.root / "segments"
+        self.articles = self.root / "articles"
         self.quarantine = self.root / "quarantine"
         self.runs = self.root / "_runs"
 
@@ -99,7 +104,7 @@ class Output:
         never committed), finish any interrupted supersede, and mark its run records. Call with
         the lock held. Returns what was done, for the log."""
         removed = 0
-        for folder in (self.segments, self.quarantine, self.runs):
+        for folder in (self.segments, self.articles, self.quarantine, self.runs):
             for tmp in folder.rglob(".*.tmp") if folder.exists() else []:
                 tmp.unlink(missing_ok=True)
                 removed += 1
@@ -107,6 +112,10 @@ class Output:
         for q in sorted(self.quarantine.glob("part-*.jsonl")) if self.quarantine.exists() else []:
             if q.stem not in committed:
                 q.unlink()
+                removed += 1
+        for a in self._article_parts():
+            if a.stem not in committed:
+                a.unlink()
                 removed += 1
         interrupted = []
         for record_path in sorted(self.runs.glob("*.json")) if self.runs.exists() else []:
@@ -128,6 +137,16 @@ class Output:
                  if PART_NAME.match(p.name)]
         return sorted(parts, key=lambda p: PART_NAME.match(p.name).group("run", "n"))
 
+    def _article_parts(self) -> list[Path]:
+        if not self.articles.exists():
+            return []
+        return sorted(p for p in self.articles.glob("run_date=*/part-*.parquet")
+                      if PART_NAME.match(p.name))
+
+    def _article_part(self, part: Path) -> Path:
+        """The article part written with segment part `part`."""
+        return self.articles / part.parent.name / part.name
+
     @staticmethod
     def _meta(part: Path) -> dict:
         metadata = pq.read_schema(part).metadata or {}
@@ -148,12 +167,18 @@ class Output:
     # ---- writing -----------------------------------------------------------------------------
 
     def commit(self, rows: pd.DataFrame, schema: pa.Schema, run_id: str, run_date: str, n: int,
-               units: list[dict], files: list[dict], quarantined: list[dict]) -> Path:
-        """Write one batch: its quarantine records first, then its part (the commit point)."""
+               units: list[dict], files: list[dict], quarantined: list[dict],
+               articles: pd.DataFrame, article_schema: pa.Schema) -> Path:
+        """Write one batch: its quarantine records and article rows first, then its segment
+        part (the commit point)."""
         name = f"part-{run_id}-{n:05d}"
         if quarantined:
             _write_atomic(self.quarantine / f"{name}.jsonl",
                           "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in quarantined))
+        _write_table_atomic(pa.Table.from_pandas(articles, schema=article_schema,
+                                                 preserve_index=False),
+                            {"run_id": run_id},
+                            self.articles / f"run_date={run_date}" / f"{name}.parquet")
         table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
         meta = {"run_id": run_id, "units": units, "files": files}
         part = self.segments / f"run_date={run_date}" / f"{name}.parquet"
@@ -173,12 +198,11 @@ class Output:
             later_keys |= {u["key"] for u in meta["units"]}
             if not stale:
                 continue
-            table = pq.read_table(part)
-            keep = pc.invert(pc.is_in(table["source"],
-                                                      value_set=pa.array(sorted(stale))))
-            removed += table.num_rows - int(pc.sum(keep).as_py() or 0)
-            meta["units"] = [u for u in meta["units"] if u["key"] not in stale]
-            _write_table_atomic(table.filter(keep), meta, part)
+            article_part = self._article_part(part)
+            if article_part.exists():  # first: the segment part's units are what says "stale"
+                _drop_sources(article_part, stale, self._meta(article_part))
+            removed += _drop_sources(part, stale, {**meta, "units": [
+                u for u in meta["units"] if u["key"] not in stale]})
         return removed
 
     def write_run_record(self, record: dict) -> Path:
@@ -187,12 +211,37 @@ class Output:
         return path
 
 
-def read_segments(output: Path) -> pd.DataFrame:
+def read_segments(output: Path, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
     """Every committed segment row of an output folder (the `run_date` partition included)."""
-    segments = Path(output) / "segments"
-    if not segments.exists():
+    return _read_dataset(Path(output) / "segments", columns, filters)
+
+
+def read_articles(output: Path) -> pd.DataFrame:
+    """Every committed article row of an output folder (see `topicstance.rollups`): only parts
+    whose segment part is committed (a run killed between the two leaves an article part that
+    its next run removes)."""
+    out = Output(Path(output))
+    committed = {p.relative_to(out.segments) for p in out._parts()}
+    parts = [str(a) for a in out._article_parts() if a.relative_to(out.articles) in committed]
+    if not parts:
         return pd.DataFrame()
-    return pq.read_table(segments, partitioning="hive").to_pandas()
+    return ds.dataset(parts, format="parquet", partitioning="hive",
+                      partition_base_dir=str(out.articles)).to_table().to_pandas()
+
+
+def _read_dataset(folder: Path, columns=None, filters=None) -> pd.DataFrame:
+    if not folder.exists():
+        return pd.DataFrame()
+    return pq.read_table(folder, partitioning="hive", columns=columns,
+                         filters=filters).to_pandas()
+
+
+def _drop_sources(part: Path, sources: set[str], meta: dict) -> int:
+    """Rewrite `part` without the rows of `sources`; returns how many rows went."""
+    table = pq.read_table(part)
+    keep = pc.invert(pc.is_in(table["source"], value_set=pa.array(sorted(sources))))
+    _write_table_atomic(table.filter(keep), meta, part)
+    return table.num_rows - int(pc.sum(keep).as_py() or 0)
 
 
 def _write_table_atomic(table: pa.Table, meta: dict, path: Path) -> None:

@@ -72,3 +72,22 @@ def agreement(first, second, taxonomy) -> dict:
         "stance_kappa": round(float(cohen_kappa_score(stance_a, stance_b)), 3),
         "stance_agreement": round(sum(x == y for x, y in zip(stance_a, stance_b)) / len(shared), 3),
     }
+
+
+def most_similar(texts: list[str], references: list[str]) -> list[tuple[int, float]]:
+    """For each text, the index of its most similar reference and their character 3-5-gram
+    TF-IDF cosine (as in `near_duplicates`); (-1, 0.0) when there are no references."""
+    if not texts or not references:
+        return [(-1, 0.0)] * len(texts)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    vectors = vectorizer.fit_transform([normalise(t) for t in [*texts, *references]])
+    similarity = (vectors[:len(texts)] @ vectors[len(texts):].T).tocsr()
+    best = []
+    for row in range(len(texts)):
+        values = similarity.getrow(row)
+        if values.nnz == 0:
+            best.append((-1, 0.0))
+        else:
+            k = int(values.data.argmax())
+            best.append((int(values.indices[k]), float(values.data[k])))
+    return best

@@ -6,6 +6,7 @@ embedded sqlite store for a real server is a config change (`tracking=server`).
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import OmegaConf
 
 import topicstance
-from topicstance.models.base import TopicStanceModel
+from topicstance.models.base import META_FILE, TopicStanceModel
 
 PYFUNC_ENTRY = Path(__file__).parent / "models" / "pyfunc_entry.py"
 PACKAGE_DIR = Path(topicstance.__file__).parent
@@ -244,7 +245,8 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
     """
     client = MlflowClient()
     version = str(mlflow.register_model(model_uri, name).version)
-    client.set_model_version_tag(name, version, metric, str(metrics.get(metric)))
+    if metric in metrics:
+        client.set_model_version_tag(name, version, metric, str(metrics[metric]))
     client.set_model_version_tag(name, version, "taxonomy", taxonomy.name)
     client.set_model_version_tag(name, version, "taxonomy_digest", taxonomy.digest())
     current = _alias_holder(client, name, alias)
@@ -257,6 +259,8 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
     elif _taxonomy_digest(client, current) not in (None, taxonomy.digest()):
         promote, reason = False, (f"version {current.version} @{alias} follows another "
                                   f"taxonomy; `make promote` to switch")
+    elif metric not in metrics:  # e.g. a zero-shot model with no labeled data to score
+        promote, reason = False, f"no {metric} to compare with version {current.version}"
     else:
         held = client.get_run(current.run_id).data.metrics.get(metric, float("-inf"))
         promote = metrics[metric] > held
@@ -349,6 +353,15 @@ def resolve_model_uri(uri: str) -> str:
 def model_output_columns(uri: str) -> list[str]:
     """The pyfunc's output columns, from its logged signature (the model is not loaded)."""
     return mlflow.models.get_model_info(uri).signature.outputs.input_names()
+
+
+def model_description(uri: str) -> dict:
+    """What a logged model says about itself without being loaded: its taxonomy, its topic
+    thresholds and its drift reference (`topicstance_model.json` inside the pyfunc)."""
+    meta = json.loads(Path(mlflow.artifacts.download_artifacts(
+        f"{uri.rstrip('/')}/artifacts/model/{META_FILE}")).read_text())
+    return {"taxonomy": meta["taxonomy"], "reference": meta.get("reference"),
+            "thresholds": dict(zip(meta["taxonomy"]["topics"], meta["thresholds"]))}
 
 
 def current_run_id() -> str:

@@ -30,7 +30,7 @@ def main(cfg) -> float | None:
     else:
         metrics = train(cfg)
     print(json.dumps(metrics))
-    return metrics[cfg.registry.metric]  # what a Hydra sweeper optimises
+    return metrics.get(cfg.registry.metric)  # what a Hydra sweeper optimises (none: zero-shot)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ FAMILIES = {
     "minilm_linear": "topicstance.models.minilm:MiniLMLinearModel",
     "minilm_finetune": "topicstance.models.minilm:MiniLMFinetuneModel",
     "ensemble": "topicstance.models.ensemble:EnsembleModel",
+    "zeroshot": "topicstance.models.zeroshot:ZeroShotModel",
 }
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from topicstance import drift
 from topicstance.labels import Taxonomy
 
 if TYPE_CHECKING:  # the corpus's type; models never import the corpus code itself
@@ -39,6 +40,7 @@ def context(headline: str, previous: str) -> str:
 
 class TopicStanceModel(ABC):
     family: str = ""
+    needs_labels: bool = True  # False: it can be built with no labeled data (zero-shot)
 
     def __init__(self, taxonomy: Taxonomy, params: dict):
         self.taxonomy = taxonomy
@@ -46,11 +48,13 @@ class TopicStanceModel(ABC):
         self.thresholds = np.full(len(taxonomy.topics), 0.5)
         self.gate = None
         self.article_stage = None
+        self.reference = None  # its predictions' distribution on dev: the drift reference
 
     def fit(self, train: LabeledSplit, dev: LabeledSplit,
             on_epoch: MetricsCallback | None = None) -> None:
         """Train on `train` (then the article stage and the relevance gate, when configured),
-        then tune the topic thresholds on `dev`."""
+        then tune the topic thresholds on `dev` and keep the distribution of its predictions
+        there (drift.py)."""
         self._fit(train, dev, on_epoch)
         if self.params.get("article_stage"):
             self.article_stage = self._fit_article_stage(train, dev)
@@ -58,8 +62,11 @@ class TopicStanceModel(ABC):
             from topicstance.models.gate import RelevanceGate
 
             self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
-        topic_scores, _ = self.scores(dev.texts, dev.contexts, dev.article_ids)
+        topic_scores, stance_scores = self.scores(dev.texts, dev.contexts, dev.article_ids)
         self.thresholds = tune_thresholds(topic_scores, dev.topics)
+        if len(dev):
+            self.reference = drift.summary(self.taxonomy, topic_scores, stance_scores,
+                                           self.thresholds)
 
     def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
         """The article stage learns from first-stage scores on text the family has not seen:
@@ -136,7 +143,8 @@ class TopicStanceModel(ABC):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"family": self.family, "taxonomy": self.taxonomy.to_dict(),
-                "params": self.params, "thresholds": self.thresholds.tolist()}
+                "params": self.params, "thresholds": self.thresholds.tolist(),
+                "reference": self.reference}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
         self._save(directory)
         if self.article_stage is not None:
@@ -153,6 +161,7 @@ class TopicStanceModel(ABC):
     def restore(cls, directory: Path, meta: dict) -> TopicStanceModel:
         model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
         model.thresholds = np.asarray(meta["thresholds"], dtype=float)
+        model.reference = meta.get("reference")
         model._load(Path(directory))
         if model.params.get("article_stage"):
             from topicstance.models.article import ArticleStage

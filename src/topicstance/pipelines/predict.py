@@ -23,7 +23,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from topicstance import tracking
+from topicstance import batch_report, drift, rollups, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
 from topicstance.outputs import Output, State, segment_schema
@@ -106,11 +106,13 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
               "model_uri": model_uri, "reprocess": bool(cfg.reprocess)}
     output_columns = tracking.model_output_columns(model_uri)
     schema = segment_schema(output_columns)
+    described = tracking.model_description(model_uri)  # taxonomy, thresholds, drift reference
+    record.update(taxonomy=described["taxonomy"], thresholds=described["thresholds"])
     with _engine(cfg, model_uri, output_columns, needed=bool(todo)) as engine:
         if engine is not None:
             record["inference"] = engine.describe()
         return _tracked_run(cfg, input_path, output, state, todo, engine, schema, counts, record,
-                            started)
+                            started, described)
 
 
 @contextmanager
@@ -129,7 +131,8 @@ def _engine(cfg, model_uri: str, output_columns: list[str], needed: bool):
 
 
 def _tracked_run(cfg, input_path: Path, output: Output, state: State, todo: list[InputFile],
-                 engine, schema, counts: Counts, record: dict, started: float) -> dict:
+                 engine, schema, counts: Counts, record: dict, started: float,
+                 described: dict) -> dict:
     model_uri, run_id, run_date = record["model_uri"], record["run_id"], record["run_date"]
     with tracking.run("predict", cfg.get("run_name"), {"model_uri": model_uri}):
         tracking.log_params({"input": str(input_path), "output": str(output.root),
@@ -142,11 +145,14 @@ def _tracked_run(cfg, input_path: Path, output: Output, state: State, todo: list
                      "no new rows", input_path, counts.files_unchanged)
         else:
             batcher = _Batcher(cfg, output, state, schema, engine, model_uri, run_id, run_date,
-                               counts)
+                               counts, described["taxonomy"])
             try:
                 batcher.run(todo)
             except OSError as e:
                 raise PredictError(_os_error_message(e, output.root)) from e
+            record["drift"] = drift.check_run(output.root, run_id, described["taxonomy"],
+                                              described.get("reference"), cfg.drift)
+            tracking.log_metrics(drift.metrics(record["drift"]))
         record.update(status="finished", finished=_iso(time.time()),
                       wall_seconds=round(time.time() - started, 2), **_summary(counts))
         record["segments_per_second"] = round(counts.segments / max(record["wall_seconds"], 1e-9),
@@ -155,6 +161,8 @@ def _tracked_run(cfg, input_path: Path, output: Output, state: State, todo: list
                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
         tracking.log_dict(record, "predict_summary.json")
         output.write_run_record(record)
+        if cfg.batch_report.enabled:
+            log.info("wrote %s", batch_report.write(output.root, cfg.batch_report))
     return record
 
 
@@ -164,7 +172,7 @@ class _Batcher:
     them itself) or `batch_units` units: memory stays bounded by the batch."""
 
     def __init__(self, cfg, output: Output, state: State, schema, engine, model_uri, run_id,
-                 run_date, counts: Counts):
+                 run_date, counts: Counts, taxonomy: dict):
         self.output, self.state, self.schema = output, state, schema
         self.engine, self.model_uri = engine, model_uri
         self.run_id, self.run_date, self.counts = run_id, run_date, counts
@@ -173,6 +181,8 @@ class _Batcher:
         self.cache_dir = Path(cfg.paths.cache)
         self.batch_segments, self.batch_units = int(cfg.batch_segments), int(cfg.batch_units)
         self.keys_this_run: set[str] = set()
+        self.taxonomy, self.article_schema = taxonomy, rollups.article_schema(taxonomy)
+        self.dominant_share = float(cfg.articles.dominant_topic_share)
         self._reset()
 
     def _reset(self):
@@ -249,8 +259,10 @@ class _Batcher:
             predicted["model_uri"] = self.model_uri  # (columns not in the schema are dropped)
         else:  # a batch of quarantined inputs only: an empty part with the same columns
             predicted = pd.DataFrame(columns=self.schema.names)
+        articles = rollups.article_rows(predicted, self.taxonomy, self.dominant_share)
         part = self.output.commit(predicted, self.schema, self.run_id, self.run_date,
-                                  self.counts.parts, self.units, self.files, self.quarantined)
+                                  self.counts.parts, self.units, self.files, self.quarantined,
+                                  articles, self.article_schema)
         self.counts.parts += 1
         self.counts.segments += len(predicted)
         if len(predicted):

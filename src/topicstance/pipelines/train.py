@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from topicstance import corpus, coverage, metrics, reports, tracking
 from topicstance.labels import Taxonomy
-from topicstance.models import build_model
+from topicstance.models import build_model, model_class
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
         for r in rejected:
             log.warning("set aside %s", r)
-        if len(rows) == 0:
+        if len(rows) == 0 and model_class(cfg.model.family).needs_labels:
             raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
-        train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
+        train_rows, dev_rows = (corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
+                                if len(rows) else (rows, rows))  # a zero-shot start: no data
         train_split = corpus.to_split(train_rows, taxonomy)
         dev_split = corpus.to_split(dev_rows, taxonomy)
         sources = _coverage_sources(cfg.data)
@@ -40,8 +41,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
                  cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
                  len(dev_split), len(set(dev_rows["article_id"])))
-        reports.log_labeled_data(train_rows, "train", cfg.data.labeled, "training")
-        reports.log_labeled_data(dev_rows, "dev", cfg.data.labeled, "validation")
+        if len(rows):
+            reports.log_labeled_data(train_rows, "train", cfg.data.labeled, "training")
+            reports.log_labeled_data(dev_rows, "dev", cfg.data.labeled, "validation")
         tracking.log_params({"n_train": len(train_split), "n_dev": len(dev_split),
                              "n_rejected": len(rejected)})
         model = build_model(cfg.model, taxonomy)
@@ -50,19 +52,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
                   on_epoch=lambda m, step: tracking.log_metrics(m, step=step))
         train_seconds = time.perf_counter() - started
 
-        started = time.perf_counter()
-        predicted = model.predict_frame(dev_split.texts, dev_split.contexts,
-                                         dev_split.article_ids)
-        predict_seconds = time.perf_counter() - started
-        scores = metrics.compute_metrics(*metrics.paired(taxonomy, dev_split, predicted))
-        results = {f"dev/{k}": v for k, v in scores.items()}
-        results["train_seconds"] = round(train_seconds, 2)
-        results["dev/segments_per_second"] = round(len(dev_split) / max(predict_seconds, 1e-9), 1)
+        results = {"train_seconds": round(train_seconds, 2)}
+        if len(dev_split):  # none for a zero-shot start with no labeled data
+            started = time.perf_counter()
+            predicted = model.predict_frame(dev_split.texts, dev_split.contexts,
+                                             dev_split.article_ids)
+            predict_seconds = time.perf_counter() - started
+            scores = metrics.compute_metrics(*metrics.paired(taxonomy, dev_split, predicted))
+            results.update({f"dev/{k}": v for k, v in scores.items()})
+            results["dev/segments_per_second"] = round(
+                len(dev_split) / max(predict_seconds, 1e-9), 1)
+            reports.log_split_report("dev", taxonomy, dev_split, predicted,
+                                     cfg.report.worst_segments)
         for path in cfg.data.get("heldout") or []:
             results.update(_heldout_metrics(model, path, taxonomy, sources,
                                             cfg.labels.get("war_topics") or []))
         tracking.log_metrics(results)
-        reports.log_split_report("dev", taxonomy, dev_split, predicted, cfg.report.worst_segments)
         tracking.log_dict({"train_articles": sorted(set(train_rows["article_id"])),
                            "dev_articles": sorted(set(dev_rows["article_id"]))}, "split.json")
         tracking.log_dict({t: th for t, th in zip(taxonomy.topics, model.thresholds.tolist())},
@@ -70,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if rejected:
             tracking.log_dict([vars(r) for r in rejected], "rejected_labeled.json")
 
-        model_uri = tracking.log_model(model, dev_split.texts[:5])
+        model_uri = tracking.log_model(model, dev_split.texts[:5] or list(taxonomy.topics))
         registered = tracking.register(model_uri, cfg.tracking.registered_model,
                                        cfg.tracking.alias, cfg.registry.promote,
                                        cfg.registry.metric, results, taxonomy)

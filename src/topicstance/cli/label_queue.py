@@ -1,0 +1,27 @@
+import json
+import sys
+from pathlib import Path
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="label_queue")
+def main(cfg) -> None:
+    from topicstance.label_queue import LabelQueueError, build_queue
+
+    labeled = [*cfg.data.labeled, *(cfg.data.get("heldout") or [])]
+    try:
+        jsonl, table, counts = build_queue(Path(cfg.output).expanduser().absolute(), int(cfg.n),
+                                           cfg, labeled)
+    except LabelQueueError as e:
+        print(f"topicstance-label-queue: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{counts['chosen']} segments to label (of {counts['segments']}; "
+          f"{counts['already_labeled']} already labeled were left out):\n  {jsonl}\n  {table}")
+    print(json.dumps({**counts, "jsonl": str(jsonl), "csv": str(table)}))
+
+
+if __name__ == "__main__":
+    main()

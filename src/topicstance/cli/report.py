@@ -1,0 +1,22 @@
+import sys
+from pathlib import Path
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="make_report")
+def main(cfg) -> None:
+    from topicstance import batch_report
+
+    output = Path(cfg.output).expanduser().absolute()
+    if not (output / "segments").is_dir():
+        print(f"topicstance-report: error: {output} holds no prediction output (no segments/); "
+              f"run `make predict OUTPUT={output}` first", file=sys.stderr)
+        sys.exit(1)
+    print(batch_report.write(output, cfg.batch_report))
+
+
+if __name__ == "__main__":
+    main()
