@@ -132,6 +132,20 @@ def render(result: dict, source: Path) -> str:
                         _f(fine.get(p, {}).get("roofline_fraction"), 3)]
                        for p, g in line["peak_gflops"].items()])
     out += ["## Faster paths tried", ""]
+    torch_auto = next((r for r in result["inference"] if r["family"] == "minilm_finetune"
+                       and r["backend"] == "torch" and r.get("auto_choice")), None)
+    for r in result["inference"]:
+        if r["backend"] != "onnxruntime" or torch_auto is None:
+            continue
+        speed = r["segments_per_second"] / torch_auto["segments_per_second"]
+        drop = torch_auto["coverage_test/mean_macro_f1"] - r["coverage_test/mean_macro_f1"]
+        verdict = ("faster at equal accuracy: the case for serving it" if speed > 1.05
+                   and drop <= 0.01 else "not faster at equal accuracy: torch stays the backend")
+        out.append(f"- **ONNX Runtime {r['precision']}** (exported network, all graph "
+                   f"optimisations{', int8 MatMuls' if r['precision'] == 'int8' else ''}): "
+                   f"{_f(r['segments_per_second'])} seg/s, {speed:.2f}x torch at its auto "
+                   f"precision ({torch_auto['precision']}); coverage-test mean macro-F1 "
+                   f"{drop:+.3f} below it: {verdict}.")
     student = result.get("student")
     if student:
         full = next((r for r in result["inference"] if r["family"] == "minilm_finetune"
