@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from topicstance import corpus
+from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
-from topicstance.models.base import LabeledSplit
 from topicstance.pipelines.train import _coverage_sources
 
 
@@ -19,6 +19,7 @@ class BenchData:
     scored: dict[str, LabeledSplit]
     speed_texts: list[str]     # real labeled segments of `speed_words` words, with contexts
     speed_contexts: list[str]
+    speed_articles: list[str]
 
 
 def load(cfg, no_side: str) -> BenchData:
@@ -41,11 +42,12 @@ def load(cfg, no_side: str) -> BenchData:
 
     everything = [*scored.values(), train]
     low, high = cfg.speed_words
-    pool = [(t, c) for split in everything for t, c in zip(split.texts, split.contexts)
-            if low <= len(t.split()) <= high]
+    pool = [row for split in everything
+            for row in zip(split.texts, split.contexts, split.article_ids)
+            if low <= len(row[0].split()) <= high]
     picked = np.random.default_rng(cfg.seed).permutation(len(pool))
-    chosen = [pool[i] for i in np.resize(picked, int(cfg.speed_segments))]
-    return BenchData(taxonomy, train, scored, [t for t, _ in chosen], [c for _, c in chosen])
+    texts, contexts, articles = zip(*[pool[i] for i in np.resize(picked, int(cfg.speed_segments))])
+    return BenchData(taxonomy, train, scored, list(texts), list(contexts), list(articles))
 
 
 def subset(split: LabeledSplit, n: int | None, seed: int) -> LabeledSplit:
@@ -56,4 +58,5 @@ def subset(split: LabeledSplit, n: int | None, seed: int) -> LabeledSplit:
     return replace(split, texts=[split.texts[i] for i in keep], topics=split.topics[keep],
                    stances=split.stances[keep],
                    contexts=[split.contexts[i] for i in keep] if split.contexts else None,
-                   about_war=split.about_war[keep] if split.about_war is not None else None)
+                   about_war=split.about_war[keep] if split.about_war is not None else None,
+                   article_ids=[split.article_ids[i] for i in keep] if split.article_ids else None)

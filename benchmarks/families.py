@@ -9,7 +9,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from benchmarks.data import BenchData, subset
-from topicstance import evaluate, tracking
+from topicstance import tracking
+from topicstance.metrics import compute_metrics, paired
 from topicstance.models import build_from_params
 from topicstance.models.base import tune_thresholds
 from topicstance.models.gate import RelevanceGate
@@ -73,7 +74,8 @@ def _ensemble(name, params, models, records, data: BenchData):
     if model.params.get("gate"):
         model.gate = RelevanceGate(data.taxonomy, dict(model.params["gate"])).fit(data.train)
     dev = data.scored["dev"]
-    model.thresholds = tune_thresholds(model.scores(dev.texts, dev.contexts)[0], dev.topics)
+    model.thresholds = tune_thresholds(
+        model.scores(dev.texts, dev.contexts, dev.article_ids)[0], dev.topics)
     own = time.perf_counter() - started
     member_seconds = [r["train_seconds"] for r in records if r["model"] in params["members"]]
     seconds = None if None in member_seconds else round(sum(member_seconds) + own, 2)
@@ -89,12 +91,13 @@ def precisions_of(model, cfg) -> list[str]:
 def measure(model, data: BenchData, batch: int) -> dict:
     """Throughput and per-batch latency of `predict_frame` (what the job calls) on the speed
     texts, in batches of `batch` like the job's engine, after one warm-up batch."""
-    texts, contexts = data.speed_texts, data.speed_contexts
-    model.predict_frame(texts[:batch], contexts[:batch])  # warm-up (and int8 quantization)
+    texts, contexts, articles = data.speed_texts, data.speed_contexts, data.speed_articles
+    model.predict_frame(texts[:batch], contexts[:batch], articles[:batch])  # warm-up, quantizing
     latencies = []
     for start in range(0, len(texts), batch):
         began = time.perf_counter()
-        model.predict_frame(texts[start:start + batch], contexts[start:start + batch])
+        window = slice(start, start + batch)
+        model.predict_frame(texts[window], contexts[window], articles[window])
         latencies.append(time.perf_counter() - began)
     return {"segments": len(texts), "batch": batch,
             "segments_per_second": round(len(texts) / sum(latencies), 1),
@@ -106,8 +109,8 @@ def metrics(model, data: BenchData) -> dict:
     """Topic and stance macro-F1 on every scored set: `<set>/topic_macro_f1`, ..."""
     out = {}
     for name, split in data.scored.items():
-        predicted = model.predict_frame(split.texts, split.contexts)
-        scores = evaluate.compute_metrics(*evaluate.paired(data.taxonomy, split, predicted))
+        predicted = model.predict_frame(split.texts, split.contexts, split.article_ids)
+        scores = compute_metrics(*paired(data.taxonomy, split, predicted))
         out.update({f"{name}/{k}": round(scores[k], 4)
                     for k in ("topic_macro_f1", "stance_macro_f1", "mean_macro_f1")})
     return out

@@ -83,7 +83,7 @@ class _EncoderModel(TopicStanceModel):
         requested, scores = self.params["precision"], {}
         for precision in ("fp32", "int8"):
             self.set_precision(precision)
-            predicted = self.predict_frame(dev.texts, dev.contexts)
+            predicted = self.predict_frame(dev.texts, dev.contexts, dev.article_ids)
             scores[precision] = round(
                 compute_metrics(*paired(self.taxonomy, dev, predicted))["mean_macro_f1"], 4)
         self.params["precision"] = requested
