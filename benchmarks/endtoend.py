@@ -25,7 +25,8 @@ def register(model, name: str, example_texts: list[str]) -> str:
     """Log and register `model` in the (scratch) store tracking is configured on."""
     with tracking.run("bench", f"bench-{name}"):
         uri = tracking.log_model(model, example_texts)
-        return tracking.register(uri, f"bench-{name}", "bench", "always", "none", {}).uri
+        return tracking.register(uri, f"bench-{name}", "bench", "always", "none", {},
+                                 model.taxonomy).uri
 
 
 def make_input(folder: Path, pages: list[Path], segments_per_copy: int, segments: int) -> None:

@@ -141,11 +141,13 @@ def render(result: dict, source: Path) -> str:
         drop = torch_auto["coverage_test/mean_macro_f1"] - r["coverage_test/mean_macro_f1"]
         verdict = ("faster at equal accuracy: the case for serving it" if speed > 1.05
                    and drop <= 0.01 else "not faster at equal accuracy: torch stays the backend")
+        if result["profile"] != "full":
+            verdict = "no verdict from a quick run"
         out.append(f"- **ONNX Runtime {r['precision']}** (exported network, all graph "
                    f"optimisations{', int8 MatMuls' if r['precision'] == 'int8' else ''}): "
                    f"{_f(r['segments_per_second'])} seg/s, {speed:.2f}x torch at its auto "
                    f"precision ({torch_auto['precision']}); coverage-test mean macro-F1 "
-                   f"{drop:+.3f} below it: {verdict}.")
+                   f"{-drop:+.3f} against it: {verdict}.")
     student = result.get("student")
     if student:
         full = next((r for r in result["inference"] if r["family"] == "minilm_finetune"
@@ -158,8 +160,11 @@ def render(result: dict, source: Path) -> str:
                     f"{_f(full['segments_per_second'])} for the full network at "
                     f"{student['precision']}; seed-page mean macro-F1 "
                     f"{student['seeds/mean_macro_f1']:.3f} against "
-                    f"{full['seeds/mean_macro_f1']:.3f} ({drop:+.3f}). "
-                    f"{'Within a point: worth distilling properly.' if drop <= 0.01 else 'More than a point lost without retraining, so it is not offered as a model; a distilled student would need its own training run.'}")]
+                    f"{full['seeds/mean_macro_f1']:.3f} ({-drop:+.3f}). "
+                    + ("No verdict from a quick run." if result["profile"] != "full" else
+                       "Within a point: worth distilling properly." if drop <= 0.01 else
+                       "More than a point lost without retraining, so it is not offered as a "
+                       "model; a distilled student would need its own training run."))]
     out += [""]
     return "\n".join(out)
 
