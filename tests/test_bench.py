@@ -7,9 +7,11 @@ import pytest
 from benchmarks import __main__ as bench_main
 from benchmarks import report
 
+from conftest import config_defaults
 from topicstance import hardware
 
 TINY = ["budget=quick", "families=[tfidf_linear,tfidf_gated,minilm_finetune]",
+        "default_model=tfidf_gated",
         "train_segments=200", "finetune.train_segments=16", "speed_segments=16",
         "metric_segments=20", "naive_segments=4", "scale_sizes=[100]",
         "finetune_e2e_segments=null", "roofline_seconds=0.05", "latency_batch=8",
@@ -51,6 +53,7 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     assert 0 < result["roofline"]["gflop_per_segment"] < 10
     assert set(result["roofline"]["peak_gflops"]) == {"fp32", "bf16", "int8"}
     assert {t["target"] for t in result["targets"]} >= {"segmenting plain text, articles/s"}
+    assert result["end_to_end"]["model"] == "tfidf_gated"
 
     written = (tmp_path / "BENCHMARKS.md").read_text()
     assert written == report.render(result, path)
@@ -73,3 +76,7 @@ def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
     assert hardware.choose_precision("bf16", lost) == ("bf16", "set in the model config")
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert hardware.choose_precision("auto", kept)[0] == "bf16"
+
+
+def test_the_end_to_end_rows_default_to_the_model_make_train_trains():
+    assert bench_main.default_model() == config_defaults("train")["model"]
