@@ -56,8 +56,8 @@ promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [
 	@[ -n "$(RUN)$(VERSION)" ] || { echo 'usage: make promote RUN=<training run id> | VERSION=<n> [REASON="why"]'; exit 2; }
 	$(BIN)/topicstance-promote $(if $(RUN),'run="$(RUN)"') $(if $(VERSION),'version=$(VERSION)') $(if $(REASON),'reason="$(REASON)"') $(if $(BY),'by="$(BY)"') $(ARGS)
 
-bench: $(STAMP) ## Inference speed and dev metrics of the champion (or MODEL=<uri>) at fp32, bf16, int8
-	$(BIN)/topicstance-bench $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
+bench: $(STAMP) ## Speed, memory, scale of every model and the whole job vs the naive baseline and the CPU's roofline -> benchmarks/results/, BENCHMARKS.md; QUICK=1: a couple of minutes; MODEL=<fine-tuned uri> to skip training one
+	$(BIN)/python -m benchmarks $(if $(QUICK),budget=quick) $(if $(MODEL),'finetune.model_uri="$(MODEL)"') $(ARGS)
 
 ui: $(STAMP) ## MLflow UI on the embedded store: http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/experiments/mlflow.db --host 127.0.0.1 --port 5000
@@ -105,7 +105,7 @@ browser: ## Install chromium for the report's browser test when it is missing
 	  || echo "chromium could not be installed: the browser test will be skipped"; }
 
 lint: $(STAMP) ## Ruff
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 clean: ## Remove the virtualenv and everything under experiments/ (runs, models, caches)
 	rm -rf $(VENV) experiments/mlflow.db experiments/artifacts experiments/hydra experiments/cache

@@ -35,23 +35,31 @@ class FurnitureDetector:
         lines = [line for page in pages for line in page]
         self.words.fit(lines)
         self.chars.fit(lines)
-        self.classifier.fit(self._features(pages), np.concatenate(labels).astype(int))
+        shapes = np.vstack([_shape(page) for page in pages])
+        self.classifier.fit(self._features(lines, shapes), np.concatenate(labels).astype(int))
         return self
 
     def furniture(self, page: list[str]) -> list[bool]:
         """For each line of a page (stripped, non-empty), whether it is furniture. A text of
         fewer than `min_page_lines` lines is not a page (a JSONL record, a ready-cut segment):
         nothing in it is judged."""
+        flags = [False] * len(page)
         if len(page) < self.min_page_lines:
-            return [False] * len(page)
-        probability = self.classifier.predict_proba(self._features([page]))[:, 1]
-        return [bool(p >= self.threshold and len(line.split()) <= self.max_words)
-                for line, p in zip(page, probability)]
+            return flags
+        # Only short lines can be furniture, so only they are featurized (each line's features
+        # are its own, its neighbours enter through `_shape`): the body's long lines, most of a
+        # page's characters, cost nothing here.
+        short = [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
+        if not short:
+            return flags
+        x = self._features([page[i] for i in short], _shape(page)[short])
+        for i, p in zip(short, self.classifier.predict_proba(x)[:, 1]):
+            flags[i] = bool(p >= self.threshold)
+        return flags
 
-    def _features(self, pages: list[list[str]]):
-        lines = [line for page in pages for line in page]
+    def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),
-                       csr_matrix(np.vstack([_shape(page) for page in pages]))]).tocsr()
+                       csr_matrix(shapes)]).tocsr()
 
 
 def _shape(page: list[str]) -> np.ndarray:

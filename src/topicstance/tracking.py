@@ -384,13 +384,6 @@ def load_model_object(uri: str) -> TopicStanceModel:
     return load_pyfunc(uri).unwrap_python_model().model
 
 
-def training_run_dict(model_uri: str, artifact_file: str) -> dict:
-    """A JSON artifact of the run that trained the registered version `models:/name/version`."""
-    name, version = model_uri[len("models:/"):].split("/")
-    run_id = MlflowClient().get_model_version(name, version).run_id
-    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
-
-
 # ---- sweeps: one parent run, its children ------------------------------------------------------
 
 def start_parent_run(experiment: str, run_name: str, tags: dict[str, str]) -> str:

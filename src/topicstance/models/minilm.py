@@ -36,7 +36,7 @@ from transformers import (
 )
 
 from topicstance.hardware import choose_precision
-from topicstance.metrics import compute_metrics
+from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
 
 if TYPE_CHECKING:
@@ -67,9 +67,31 @@ class _EncoderModel(TopicStanceModel):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         self.params["precision"], self._quantized = precision, None
-        self.precision, self.precision_reason = choose_precision(precision)
+        self.precision, self.precision_reason = choose_precision(precision,
+                                                                 self.params.get("int8_check"))
         log.info("%s inference precision %s (%s)", self.family, self.precision,
                  self.precision_reason)
+
+    def fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
+        super().fit(train, dev, on_epoch)
+        self.params["int8_check"] = self._int8_check(dev)
+        self.set_precision(self.params["precision"])  # `auto` may take int8 now
+
+    def _int8_check(self, dev: LabeledSplit) -> dict:
+        """Dev mean macro-F1 at fp32 and at int8, saved with the model: `auto` takes int8 only
+        where it lost at most `int8_tolerance`."""
+        requested, scores = self.params["precision"], {}
+        for precision in ("fp32", "int8"):
+            self.set_precision(precision)
+            predicted = self.predict_frame(dev.texts, dev.contexts, dev.article_ids)
+            scores[precision] = round(
+                compute_metrics(*paired(self.taxonomy, dev, predicted))["mean_macro_f1"], 4)
+        self.params["precision"] = requested
+        tolerance = float(self.params.get("int8_tolerance", 0.01))
+        log.info("%s int8 check on dev: mean macro-F1 %.4f fp32, %.4f int8 (tolerance %.3f)",
+                 self.family, scores["fp32"], scores["int8"], tolerance)
+        return {**scores, "tolerance": tolerance,
+                "keeps_metrics": scores["fp32"] - scores["int8"] <= tolerance}
 
     def inference_settings(self) -> dict:
         return {"precision": self.precision, "precision_reason": self.precision_reason}

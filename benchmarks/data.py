@@ -1,0 +1,62 @@
+"""The texts every measurement uses, loaded once: the bench's training split, the labeled sets
+it scores (dev, the seed pages, the coverage test part) and the news segments it times."""
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from topicstance import corpus
+from topicstance.corpus import LabeledSplit
+from topicstance.labels import Taxonomy
+from topicstance.pipelines.train import _coverage_sources
+
+
+@dataclass
+class BenchData:
+    taxonomy: Taxonomy
+    train: LabeledSplit        # about_war set, for the relevance gate
+    scored: dict[str, LabeledSplit]
+    speed_texts: list[str]     # real labeled segments of `speed_words` words, with contexts
+    speed_contexts: list[str]
+    speed_articles: list[str]
+
+
+def load(cfg, no_side: str) -> BenchData:
+    """`no_side`: the stance of segments that take no side (the relevance gate's)."""
+    taxonomy = Taxonomy.from_config(cfg.labels)
+    rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
+    if rejected:
+        raise ValueError(f"invalid labeled record: {rejected[0]}")
+    train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
+    train = corpus.to_split(train_rows, taxonomy)
+    war_articles = {a: bool(r["war"]) for a, r in _coverage_sources(cfg.data).items()}
+    train.about_war = corpus.about_war(train_rows, war_articles, no_side, cfg.labels.war_topics)
+    scored = {"dev": corpus.to_split(dev_rows, taxonomy)}
+    for path in cfg.data.heldout:
+        held, rejected = corpus.load([path], taxonomy)
+        if rejected:
+            raise ValueError(f"invalid labeled record: {rejected[0]}")
+        scored[Path(path).stem] = corpus.to_split(held, taxonomy)
+    scored = {name: subset(split, cfg.metric_segments, cfg.seed) for name, split in scored.items()}
+
+    everything = [*scored.values(), train]
+    low, high = cfg.speed_words
+    pool = [row for split in everything
+            for row in zip(split.texts, split.contexts, split.article_ids)
+            if low <= len(row[0].split()) <= high]
+    picked = np.random.default_rng(cfg.seed).permutation(len(pool))
+    texts, contexts, articles = zip(*[pool[i] for i in np.resize(picked, int(cfg.speed_segments))])
+    return BenchData(taxonomy, train, scored, list(texts), list(contexts), list(articles))
+
+
+def subset(split: LabeledSplit, n: int | None, seed: int) -> LabeledSplit:
+    """`n` segments of `split` drawn at random (all of them when `n` is None or larger)."""
+    if n is None or n >= len(split):
+        return split
+    keep = np.sort(np.random.default_rng(seed).choice(len(split), int(n), replace=False))
+    return replace(split, texts=[split.texts[i] for i in keep], topics=split.topics[keep],
+                   stances=split.stances[keep],
+                   contexts=[split.contexts[i] for i in keep] if split.contexts else None,
+                   about_war=split.about_war[keep] if split.about_war is not None else None,
+                   article_ids=[split.article_ids[i] for i in keep] if split.article_ids else None)

@@ -1,0 +1,157 @@
+"""Every model family trained (or loaded) once, then timed at each precision it supports with
+its metrics beside the speed."""
+
+import copy
+import logging
+import time
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from benchmarks.data import BenchData, subset
+from topicstance import tracking
+from topicstance.metrics import compute_metrics, paired
+from topicstance.models import build_from_params
+from topicstance.models.base import tune_thresholds
+from topicstance.models.gate import RelevanceGate
+
+log = logging.getLogger(__name__)
+
+
+def train_all(cfg, model_cfgs: dict, data: BenchData) -> tuple[dict, list[dict]]:
+    """{name: fitted model} and one training record per family, in `cfg.families` order.
+    An ensemble reuses its members trained here (its training time is theirs plus its gate's)."""
+    models, records = {}, []
+    for name in cfg.families:
+        params = OmegaConf.to_container(model_cfgs[name], resolve=True)
+        params["threads"] = int(cfg.threads)
+        if params["family"] == "ensemble":
+            model, record = _ensemble(name, params, models, records, data)
+        elif params["family"] == "minilm_finetune":
+            model, record = _finetune(name, params, cfg, data)
+        else:
+            train = subset(data.train, cfg.train_segments, cfg.seed)
+            model, record = _fit(name, params, data, train)
+        models[name] = model
+        records.append(record)
+        log.info("trained %s in %.1f s", name, record["train_seconds"])
+    return models, records
+
+
+def _fit(name, params, data: BenchData, train, note=""):
+    model = build_from_params(params, data.taxonomy)
+    started = time.perf_counter()
+    model.fit(train, data.scored["dev"])
+    record = {"model": name, "family": model.family, "train_segments": len(train),
+              "train_seconds": round(time.perf_counter() - started, 2), "note": note}
+    if "int8_check" in model.params:
+        record["int8_check"] = model.params["int8_check"]
+    return model, record
+
+
+def _finetune(name, params, cfg, data: BenchData):
+    if cfg.finetune.model_uri:
+        tracking.configure(cfg.tracking)
+        model = tracking.load_model_object(tracking.resolve_model_uri(cfg.finetune.model_uri))
+        model.params["threads"] = int(cfg.threads)
+        return model, {"model": name, "family": model.family, "train_segments": None,
+                       "train_seconds": None, "note": f"loaded {cfg.finetune.model_uri}"}
+    params["max_epochs"] = int(cfg.finetune.max_epochs)
+    train = subset(data.train, cfg.finetune.train_segments, cfg.seed)
+    note = (f"reduced for the bench: {len(train)} segments, {params['max_epochs']} epoch(s); "
+            f"its metrics are below a full `make train ARGS=model={name}`")
+    return _fit(name, params, data, train, note)
+
+
+def _ensemble(name, params, models, records, data: BenchData):
+    """The ensemble of members already trained here: only its gate and thresholds are fitted."""
+    missing = [m for m in params["members"] if m not in models]
+    if missing:
+        raise ValueError(f"bench: {name} needs its members {missing} in `families` before it")
+    model = build_from_params(params, data.taxonomy)
+    model.members = {m: models[m] for m in params["members"]}
+    started = time.perf_counter()
+    if model.params.get("gate"):
+        model.gate = RelevanceGate(data.taxonomy, dict(model.params["gate"])).fit(data.train)
+    dev = data.scored["dev"]
+    model.thresholds = tune_thresholds(
+        model.scores(dev.texts, dev.contexts, dev.article_ids)[0], dev.topics)
+    own = time.perf_counter() - started
+    member_seconds = [r["train_seconds"] for r in records if r["model"] in params["members"]]
+    seconds = None if None in member_seconds else round(sum(member_seconds) + own, 2)
+    return model, {"model": name, "family": model.family, "train_segments": len(data.train),
+                   "train_seconds": seconds,
+                   "note": f"members {sorted(params['members'])} as trained above, plus its gate"}
+
+
+def precisions_of(model, cfg) -> list[str]:
+    return list(cfg.precisions) if hasattr(model, "set_precision") else ["fp32"]
+
+
+def measure(model, data: BenchData, batch: int) -> dict:
+    """Throughput and per-batch latency of `predict_frame` (what the job calls) on the speed
+    texts, in batches of `batch` like the job's engine, after one warm-up batch."""
+    texts, contexts, articles = data.speed_texts, data.speed_contexts, data.speed_articles
+    model.predict_frame(texts[:batch], contexts[:batch], articles[:batch])  # warm-up, quantizing
+    latencies = []
+    for start in range(0, len(texts), batch):
+        began = time.perf_counter()
+        window = slice(start, start + batch)
+        model.predict_frame(texts[window], contexts[window], articles[window])
+        latencies.append(time.perf_counter() - began)
+    return {"segments": len(texts), "batch": batch,
+            "segments_per_second": round(len(texts) / sum(latencies), 1),
+            "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
+            "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 1)}
+
+
+def metrics(model, data: BenchData) -> dict:
+    """Topic and stance macro-F1 on every scored set: `<set>/topic_macro_f1`, ..."""
+    out = {}
+    for name, split in data.scored.items():
+        predicted = model.predict_frame(split.texts, split.contexts, split.article_ids)
+        scores = compute_metrics(*paired(data.taxonomy, split, predicted))
+        out.update({f"{name}/{k}": round(scores[k], 4)
+                    for k in ("topic_macro_f1", "stance_macro_f1", "mean_macro_f1")})
+    return out
+
+
+def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
+    rows = []
+    for name, model in models.items():
+        precisions = precisions_of(model, cfg)
+        auto = _auto_choice(model)
+        for precision in precisions:
+            if hasattr(model, "set_precision"):
+                model.set_precision(precision)
+            row = {"model": name, "family": model.family, "precision": precision,
+                   "backend": "torch" if hasattr(model, "set_precision") else "scikit-learn",
+                   "auto_choice": precision == auto if auto else None,
+                   **measure(model, data, int(cfg.latency_batch)), **metrics(model, data)}
+            rows.append(row)
+            log.info("%s %s: %.1f seg/s", name, precision, row["segments_per_second"])
+        if hasattr(model, "set_precision"):
+            model.set_precision("auto")
+    return rows
+
+
+def _auto_choice(model) -> str | None:
+    """The precision `auto` picks for this model on this CPU (None: the model has none)."""
+    if not hasattr(model, "set_precision"):
+        return None
+    model.set_precision("auto")
+    chosen = model.inference_settings().get("precision")
+    return chosen
+
+
+def truncated_student(model, layers: int):
+    """The fine-tuned network cut to its first `layers` encoder layers, heads unchanged (no
+    retraining): what the cheapest "smaller student" costs in accuracy."""
+    student = copy.copy(model)
+    student.params = dict(model.params)
+    student.network = copy.deepcopy(model.network)
+    encoder = student.network.encoder
+    encoder.encoder.layer = encoder.encoder.layer[:layers]
+    encoder.config.num_hidden_layers = layers
+    student.set_precision(model.params.get("precision", "auto"))
+    return student

@@ -1,0 +1,38 @@
+"""The naive baseline: what a user writes first. A transformers pipeline over the same
+fine-tuned weights, one segment at a time, fp32: no batching, no length sorting, no context."""
+
+import time
+
+import numpy as np
+import torch
+from transformers import pipeline
+
+
+def naive_baseline(finetuned, texts: list[str], threads: int) -> dict:
+    """Time `finetuned`'s encoder in a `feature-extraction` pipeline, its mean pooling and heads
+    applied per segment; also how far its probabilities are from the model's own fp32 path
+    (the same weights, so they should agree to rounding)."""
+    torch.set_num_threads(threads)
+    network = finetuned.network.eval()
+    extract = pipeline("feature-extraction", model=network.encoder, tokenizer=finetuned.tokenizer,
+                       device="cpu", return_tensors=True,
+                       tokenize_kwargs={"truncation": True,
+                                        "max_length": int(finetuned.params["max_length"])})
+    extract(texts[0])  # warm-up
+    stance_probabilities, latencies = [], []
+    with torch.inference_mode():
+        for text in texts:
+            began = time.perf_counter()
+            pooled = extract(text).mean(dim=1)  # one text, no padding: the mean is mean pooling
+            torch.sigmoid(network.topic_head(pooled))
+            stance_probabilities.append(torch.softmax(network.stance_head(pooled), -1)[0].numpy())
+            latencies.append(time.perf_counter() - began)
+    finetuned.set_precision("fp32")
+    _, reference = finetuned.predict_scores(texts)
+    finetuned.set_precision("auto")
+    return {"segments": len(texts), "precision": "fp32", "batch": 1,
+            "segments_per_second": round(len(texts) / sum(latencies), 1),
+            "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
+            "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 1),
+            "max_abs_diff_vs_model_fp32": float(np.abs(np.array(stance_probabilities)
+                                                       - reference).max())}

@@ -1,0 +1,74 @@
+"""The machine's limit: the fine-tuned encoder's arithmetic per segment, from its layer sizes and
+the mean token count, against this CPU's measured matrix-multiply throughput at each precision.
+
+FLOPs count multiply-adds as two. Per token and layer: the Q, K, V and output projections
+(4 h^2 multiply-adds), the feed-forward pair (2 h i), and attention's scores and weighted sum
+(2 t h for a sequence of t tokens). Embeddings, layer norms, softmax and the heads are left out:
+they are a few percent. The peak is the best of a few runs of the encoder's own matmul shape
+(tokens of a batch x hidden, times hidden x intermediate): fp32 and bf16 through torch.matmul,
+int8 through the dynamically quantized Linear that `precision: int8` runs.
+"""
+
+import time
+import warnings
+
+import torch
+
+
+def encoder_flops(config, tokens: float) -> float:
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token_layer = 2 * (4 * h * h + 2 * h * i + 2 * tokens * h)
+    return layers * tokens * per_token_layer
+
+
+def matmul_gflops(precision: str, rows: int, hidden: int, intermediate: int,
+                  seconds: float) -> float:
+    """Best GFLOP/s of (rows x hidden) @ (hidden x intermediate) over `seconds` of repeats."""
+    torch.manual_seed(0)
+    x = torch.randn(rows, hidden)
+    if precision == "int8":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = torch.ao.nn.quantized.dynamic.Linear(hidden, intermediate)
+            layer.set_weight_bias(torch.quantize_per_tensor(
+                torch.randn(intermediate, hidden), 0.05, 0, torch.qint8), None)
+
+        def step():
+            return layer(x)
+    else:
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        a, w = x.to(dtype), torch.randn(hidden, intermediate).to(dtype)
+
+        def step():
+            return a @ w
+    best, repeats, deadline = float("inf"), 0, time.perf_counter() + seconds
+    with torch.inference_mode():
+        step()
+        while repeats < 3 or time.perf_counter() < deadline:
+            began = time.perf_counter()
+            step()
+            best, repeats = min(best, time.perf_counter() - began), repeats + 1
+    return 2 * rows * hidden * intermediate / best / 1e9
+
+
+def roofline(finetuned, texts: list[str], precisions, seconds: float, batch: int) -> dict:
+    config = finetuned.network.encoder.config
+    tokens = finetuned.tokenizer(texts, truncation=True,
+                                 max_length=int(finetuned.params["max_length"]))["input_ids"]
+    mean_tokens = sum(len(t) for t in tokens) / len(tokens)
+    flops = encoder_flops(config, mean_tokens)
+    rows = int(batch * mean_tokens)
+    peaks = {p: round(matmul_gflops(p, rows, config.hidden_size, config.intermediate_size,
+                                    seconds), 1) for p in precisions}
+    return {"mean_tokens": round(mean_tokens, 1), "gflop_per_segment": round(flops / 1e9, 4),
+            "layers": config.num_hidden_layers, "hidden": config.hidden_size,
+            "intermediate": config.intermediate_size, "matmul_shape": [rows, config.hidden_size,
+                                                                       config.intermediate_size],
+            "peak_gflops": peaks,
+            "ceiling_segments_per_second": {p: round(g * 1e9 / flops, 1) for p, g in peaks.items()}}
+
+
+def fraction(row_segments_per_second: float, flops_per_segment_g: float, peak_gflops: float) -> float:
+    return round(row_segments_per_second * flops_per_segment_g / peak_gflops, 3)
+
+

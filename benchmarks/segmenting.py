@@ -1,0 +1,53 @@
+"""Segmenting alone, as the job does it (read and decode a page, split it into articles, cut
+those into segments), on plain text and on the same pages as HTML through trafilatura."""
+
+import html
+import time
+from pathlib import Path
+
+from topicstance.inputs import Limits, list_files, read_units
+from topicstance.segment import Segmenter
+
+
+def as_html(page: Path, folder: Path) -> Path:
+    """The page as a news site would serve it: title, navigation, paragraphs, footer."""
+    lines = [line.strip() for line in page.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    body = "\n".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
+    title = html.escape(lines[0]) if lines else ""
+    document = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+                f"<body><nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+                f"<article><h1>{title}</h1>\n{body}\n</article>"
+                f"<footer><p>Contact us. Terms of use. Privacy.</p></footer></body></html>")
+    target = folder / f"{page.parent.name}-{page.stem}.html"
+    target.write_text(document, encoding="utf-8")
+    return target
+
+
+def measure(segmenter: Segmenter, folder: Path, passes: int) -> dict:
+    files = list_files(folder)
+    limits = Limits()
+    articles = segments = 0
+    size = sum(f.path.stat().st_size for f in files)
+    started = time.perf_counter()
+    for _ in range(passes):
+        for file in files:
+            for unit in read_units(file, limits):
+                for _, cut in segmenter.segment_page(unit.article_id, unit.text, unit.key):
+                    articles += 1
+                    segments += len(cut)
+    seconds = time.perf_counter() - started
+    return {"pages": len(files) * passes, "articles": articles, "segments": segments,
+            "megabytes": round(size * passes / 2**20, 2), "seconds": round(seconds, 3),
+            "articles_per_second": round(articles / seconds, 1),
+            "pages_per_second": round(len(files) * passes / seconds, 1),
+            "mb_per_second": round(size * passes / 2**20 / seconds, 2)}
+
+
+def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int) -> dict:
+    html_dir = workdir / "html"
+    html_dir.mkdir(parents=True, exist_ok=True)
+    for page in sorted(raw.rglob("*.txt")):
+        as_html(page, html_dir)
+    return {"plain_text": measure(segmenter, raw, passes),
+            "html": measure(segmenter, html_dir, passes)}

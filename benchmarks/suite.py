@@ -1,0 +1,150 @@
+"""One benchmark run: every measurement on the same texts, in one process, into one record."""
+
+import logging
+import os
+import platform
+import shutil
+import socket
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from benchmarks import data as bench_data
+from benchmarks import endtoend, families, naive, onnx_backend, roofline, segmenting
+from topicstance import hardware, tracking
+from topicstance.segment import Segmenter
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+
+
+def run(cfg, model_cfgs: dict) -> dict:
+    started = time.perf_counter()
+    torch.set_num_threads(int(cfg.threads))
+    workdir = Path(cfg.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    result = {"schema": SCHEMA_VERSION, "profile": cfg.profile, "date": date.today().isoformat(),
+              "host": socket.gethostname(),
+              "machine": {**hardware.describe(), "threads": int(cfg.threads),
+                          "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+                          "python": platform.python_version(), "torch": torch.__version__},
+              "config": OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)}
+    for key in ("paths", "labels", "data", "segmenter", "tracking", "hydra"):
+        result["config"].pop(key, None)
+
+    log.info("loading the labeled sets and training every family")
+    no_side = model_cfgs[cfg.default_model].gate.neutral_stance
+    data = bench_data.load(cfg, no_side)
+    models, result["training"] = families.train_all(cfg, model_cfgs, data)
+    finetuned = next((m for m in models.values() if m.family == "minilm_finetune"), None)
+
+    log.info("naive baseline")
+    if finetuned is not None:
+        result["naive"] = naive.naive_baseline(finetuned, data.speed_texts[:int(cfg.naive_segments)],
+                                               int(cfg.threads))
+    log.info("inference of every family at every precision")
+    result["inference"] = families.inference_rows(cfg, models, data)
+    if finetuned is not None:
+        log.info("ONNX Runtime backend")
+        onnx_file = onnx_backend.export(finetuned, workdir / "onnx")
+        for precision in cfg.onnx_precisions:
+            runner = onnx_backend.OnnxRuntimeFinetune.from_model(finetuned, onnx_file, precision,
+                                                                 int(cfg.threads))
+            result["inference"].append({
+                "model": "minilm_finetune", "family": finetuned.family, "precision": precision,
+                "backend": "onnxruntime", "auto_choice": None,
+                **families.measure(runner, data, int(cfg.latency_batch)),
+                **families.metrics(runner, data)})
+        student = families.truncated_student(finetuned, 3)
+        student.set_precision(finetuned.inference_settings()["precision"])
+        result["student"] = {"model": "minilm_finetune, first 3 of 6 layers (no retraining)",
+                             "precision": student.inference_settings()["precision"],
+                             **families.measure(student, data, int(cfg.latency_batch)),
+                             **families.metrics(student, data)}
+        result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
+                                               float(cfg.roofline_seconds),
+                                               int(cfg.latency_batch))
+
+    log.info("segmenting")
+    segmenter = Segmenter.from_config(cfg.segmenter)
+    raw = Path(cfg.paths.data) / "raw"
+    result["segmenting"] = segmenting.segmenting(segmenter, raw, workdir, int(cfg.segmenting_passes))
+
+    log.info("the whole job, end to end")
+    experiments = workdir / "experiments"
+    scratch = OmegaConf.create({"uri": f"sqlite:///{experiments}/mlflow.db",
+                                "artifact_location": str(experiments / "artifacts"),
+                                "experiment": "topicstance"})
+    tracking.configure(scratch)
+    seed_pages = sorted(raw.glob("*.txt"))
+    per_copy = sum(len(s) for page in seed_pages
+                   for _, s in segmenter.segment_page(page.stem, page.read_text(encoding="utf-8"),
+                                                      page.name))
+    default_uri = endtoend.register(models[cfg.default_model], cfg.default_model,
+                                    data.speed_texts[:5])
+    result["end_to_end"] = {"model": cfg.default_model, "scale": endtoend.scale(
+        workdir, seed_pages, per_copy, cfg.scale_sizes, default_uri, experiments)}
+    if finetuned is not None and cfg.finetune_e2e_segments:
+        uri = endtoend.register(finetuned, "minilm_finetune", data.speed_texts[:5])
+        result["end_to_end"]["minilm_finetune"] = endtoend.scale(
+            workdir, seed_pages, per_copy, [cfg.finetune_e2e_segments], uri, experiments)[0]
+
+    _add_ratios(result)
+    result["targets"] = targets(result)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def _add_ratios(result: dict) -> None:
+    """Every speed as a multiple of the naive baseline (`x_naive`), and the roofline fraction of
+    each fine-tuned row."""
+    base = result.get("naive", {}).get("segments_per_second")
+    rows = [*result["inference"], *result["end_to_end"]["scale"], result.get("student", {}),
+            result["end_to_end"].get("minilm_finetune", {})]
+    for row in rows:
+        if base and row.get("segments_per_second"):
+            row["x_naive"] = round(row["segments_per_second"] / base, 2)
+    line = result.get("roofline")
+    if line:
+        for row in result["inference"]:
+            if row["family"] == "minilm_finetune" and row["precision"] in line["peak_gflops"]:
+                row["roofline_fraction"] = roofline.fraction(
+                    row["segments_per_second"], line["gflop_per_segment"],
+                    line["peak_gflops"][row["precision"]])
+
+
+def targets(result: dict) -> list[dict]:
+    """The issue's targets, each with what this run measured and whether it is met."""
+    scale = result["end_to_end"]["scale"]
+    largest, out = scale[-1], []
+
+    def add(name, goal, measured, met):
+        out.append({"target": name, "goal": goal, "measured": measured,
+                    "met": None if measured is None else bool(met)})
+
+    add("end to end, default model, x naive baseline", ">= 5", largest.get("x_naive"),
+        (largest.get("x_naive") or 0) >= 5)
+    add("end to end, default model, segments/s", ">= 150 (aim 300)",
+        largest["segments_per_second"], largest["segments_per_second"] >= 150)
+    tfidf = [r["segments_per_second"] for r in result["inference"] if r["model"] == "tfidf_linear"]
+    add("TF-IDF model (tfidf_linear), segments/s", ">= 10,000", tfidf[0] if tfidf else None,
+        tfidf and tfidf[0] >= 10_000)
+    plain = result["segmenting"]["plain_text"]["articles_per_second"]
+    add("segmenting plain text, articles/s", ">= 2,000", plain, plain >= 2000)
+    chosen = [r for r in result["inference"] if r["family"] == "minilm_finetune"
+              and r["backend"] == "torch" and r.get("auto_choice")]
+    fraction = chosen[0].get("roofline_fraction") if chosen else None
+    add("fine-tuned model at its auto precision, share of the roofline", ">= 0.60", fraction,
+        (fraction or 0) >= 0.6)
+    add(f"peak RSS at {largest['segments']:,} segments, MB", "< 2048", largest["peak_rss_mb"],
+        largest["peak_rss_mb"] < 2048)
+    if len(scale) >= 2:
+        growth = round(largest["peak_rss_mb"] / scale[-2]["peak_rss_mb"] - 1, 3)
+        add(f"peak RSS growth {scale[-2]['segments']:,} -> {largest['segments']:,} segments",
+            "<= 0.20", growth, growth <= 0.2)
+    return out

@@ -1,0 +1,82 @@
+"""`make bench` machinery on tiny inputs: the results JSON has its schema and BENCHMARKS.md is
+regenerated from it. No timing is asserted (speed belongs in the benchmark's own output)."""
+
+import json
+
+import pytest
+from benchmarks import __main__ as bench_main
+from benchmarks import report
+
+from conftest import config_defaults
+from topicstance import hardware
+
+TINY = ["budget=quick", "families=[tfidf_linear,tfidf_gated,minilm_finetune]",
+        "default_model=tfidf_gated",
+        "train_segments=200", "finetune.train_segments=16", "speed_segments=16",
+        "metric_segments=20", "naive_segments=4", "scale_sizes=[100]",
+        "finetune_e2e_segments=null", "roofline_seconds=0.05", "latency_batch=8",
+        "onnx_precisions=[int8]"]
+ROW_KEYS = {"model", "family", "precision", "backend", "segments_per_second", "x_naive",
+            "latency_ms_p50", "latency_ms_p95", "dev/topic_macro_f1", "seeds/stance_macro_f1",
+            "coverage_test/mean_macro_f1"}
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
+    path = bench_main.main([*TINY, f"paths.experiments='{tmp_path}/experiments'",
+                            f"results_dir='{tmp_path}/results'",
+                            f"report='{tmp_path}/BENCHMARKS.md'"])
+    assert path.name.endswith("-quick.json") and path.parent == tmp_path / "results"
+    result = json.loads(path.read_text())
+
+    assert result["schema"] == 1 and result["profile"] == "quick"
+    assert {"cpu", "cores", "flags", "torch_kernels", "threads"} <= set(result["machine"])
+    assert [t["model"] for t in result["training"]] == ["tfidf_linear", "tfidf_gated",
+                                                        "minilm_finetune"]
+    assert result["training"][2]["int8_check"]["int8"] >= 0
+    rows = {(r["model"], r["backend"], r["precision"]) for r in result["inference"]}
+    assert {("tfidf_linear", "scikit-learn", "fp32"), ("minilm_finetune", "torch", "bf16"),
+            ("minilm_finetune", "torch", "int8"),
+            ("minilm_finetune", "onnxruntime", "int8")} <= rows
+    for row in result["inference"]:
+        assert ROW_KEYS <= set(row), row["model"]
+        assert 0 <= row["coverage_test/mean_macro_f1"] <= 1
+    assert sum(r["auto_choice"] is True for r in result["inference"]
+               if r["backend"] == "torch" and r["family"] == "minilm_finetune") == 1
+    # The naive loop runs the same weights as the model: the same probabilities.
+    assert result["naive"]["max_abs_diff_vs_model_fp32"] < 1e-4
+    for kind in ("plain_text", "html"):
+        assert result["segmenting"][kind]["articles"] > 0
+        assert result["segmenting"][kind]["segments"] > 0
+    (job,) = result["end_to_end"]["scale"]
+    assert job["segments"] > 0 and job["peak_rss_mb"] > 0
+    assert 0 < result["roofline"]["gflop_per_segment"] < 10
+    assert set(result["roofline"]["peak_gflops"]) == {"fp32", "bf16", "int8"}
+    assert {t["target"] for t in result["targets"]} >= {"segmenting plain text, articles/s"}
+    assert result["end_to_end"]["model"] == "tfidf_gated"
+
+    written = (tmp_path / "BENCHMARKS.md").read_text()
+    assert written == report.render(result, path)
+    for heading in ("## Targets", "## The naive baseline", "## Inference of each model family",
+                    "## Training time", "## Segmenting", "## The whole job, end to end",
+                    "## The machine's limit"):
+        assert heading in written
+    assert f"{result['naive']['segments_per_second']:,.1f} segments/s" in written
+    assert "| `minilm_finetune` | int8 | onnxruntime |" in written
+
+
+def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
+    kept = {"fp32": 0.80, "int8": 0.795, "tolerance": 0.01, "keeps_metrics": True}
+    lost = {**kept, "int8": 0.70, "keeps_metrics": False}
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
+    assert hardware.choose_precision("auto", kept)[0] == "int8"
+    assert "avx512_vnni" in hardware.choose_precision("auto", kept)[1]
+    assert hardware.choose_precision("auto", lost)[0] == "fp32"
+    assert hardware.choose_precision("auto", None)[0] == "fp32"
+    assert hardware.choose_precision("bf16", lost) == ("bf16", "set in the model config")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert hardware.choose_precision("auto", kept)[0] == "bf16"
+
+
+def test_the_end_to_end_rows_default_to_the_model_make_train_trains():
+    assert bench_main.default_model() == config_defaults("train")["model"]
