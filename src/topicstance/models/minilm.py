@@ -74,8 +74,9 @@ class _EncoderModel(TopicStanceModel):
 
     def fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
         super().fit(train, dev, on_epoch)
-        self.params["int8_check"] = self._int8_check(dev)
-        self.set_precision(self.params["precision"])  # `auto` may take int8 now
+        if len(dev):  # with no labeled dev (a zero-shot start) int8 is never proven to keep metrics
+            self.params["int8_check"] = self._int8_check(dev)
+            self.set_precision(self.params["precision"])  # `auto` may take int8 now
 
     def _int8_check(self, dev: LabeledSplit) -> dict:
         """Dev mean macro-F1 at fp32 and at int8, saved with the model: `auto` takes int8 only
