@@ -298,10 +298,12 @@ def test_a_second_concurrent_run_exits_at_once_touching_nothing(store, tmp_path)
         assert time.time() - started < 20
         assert second.returncode == 75, second.stderr[-2000:]
         assert "being written by pid" in second.stderr.strip().splitlines()[-1]
-        assert len(list((out / "_runs").glob("*.json"))) == 1  # only the first run's record
     finally:
         first.wait(timeout=600)
     assert first.returncode == 0, first.stderr.read()[-2000:]
+    records = [json.loads(p.read_text()) for p in (out / "_runs").glob("*.json")]
+    # the refused run left no record; the first run's (written once it has its model) is complete
+    assert [r["status"] for r in records] == ["finished"]
     frame = assert_exactly_once(out, set(read_segments(out)["article_id"]))
     assert ids <= set(frame["article_id"])
 
