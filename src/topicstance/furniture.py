@@ -5,8 +5,11 @@ outlets never seen print theirs differently ("Reporting by ...", "Return to top"
 This small line classifier learns furniture from pages whose furniture lines are marked (the
 coverage corpus's training part, `data/coverage_sources.jsonl`) and from the seed pages (a line
 that yields no labeled seed segment is furniture). It looks at a line's words, characters,
-shape and place on the page, and only ever judges short lines, so a body paragraph is never
-dropped. Patterns still run first and stay the override.
+shape and place on the page, in two steps: a linear model over words and characters, then small
+boosted trees over its score and the line's shape (the same words are a crosshead between two
+paragraphs and a teaser under the article). It only judges lines of at most `max_words` words
+(bylines, prompts, disclaimers), so long body paragraphs are never dropped. Patterns still run
+first and stay the override.
 """
 
 import functools
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 _DIGIT = re.compile(r"\d")
@@ -29,14 +33,24 @@ class FurnitureDetector:
         self.words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3,
                                      sublinear_tf=True, lowercase=False)
-        self.classifier = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
+        self.classifier = _text_model()
+        self.combiner = HistGradientBoostingClassifier(max_iter=50, learning_rate=0.3,
+                                                       max_leaf_nodes=15, random_state=0)
 
     def fit(self, pages: list[list[str]], labels: list[list[bool]]) -> "FurnitureDetector":
         lines = [line for page in pages for line in page]
         self.words.fit(lines)
         self.chars.fit(lines)
         shapes = np.vstack([_shape(page) for page in pages])
-        self.classifier.fit(self._features(lines, shapes), np.concatenate(labels).astype(int))
+        y = np.concatenate(labels).astype(int)
+        x = self._features(lines, shapes)
+        page_of = np.concatenate([[k] * len(page) for k, page in enumerate(pages)])
+        text_score = np.zeros(len(lines))
+        for fold in range(2):  # out-of-fold text scores, so the combiner sees honest ones
+            held = page_of % 2 == fold
+            text_score[held] = _text_model().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]
+        self.classifier.fit(x, y)
+        self.combiner.fit(np.column_stack([text_score, shapes]), y)
         return self
 
     def furniture(self, page: list[str]) -> list[bool]:
@@ -47,44 +61,60 @@ class FurnitureDetector:
         if len(page) < self.min_page_lines:
             return flags
         # Only short lines can be furniture, so only they are featurized (each line's features
-        # are its own, its neighbours enter through `_shape`): the body's long lines, most of a
-        # page's characters, cost nothing here.
-        short = [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
-        if not short:
+        # are its own, its neighbours enter through `_shape`): the body's long lines cost nothing.
+        judged = [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
+        if not judged:
             return flags
-        x = self._features([page[i] for i in short], _shape(page)[short])
-        for i, p in zip(short, self.classifier.predict_proba(x)[:, 1]):
+        for i, p in zip(judged, self.line_scores(page, judged)):
             flags[i] = bool(p >= self.threshold)
         return flags
+
+    def line_scores(self, page: list[str], rows: list[int]) -> np.ndarray:
+        """Furniture probability of the page's lines at `rows`."""
+        shapes = _shape(page)[rows]
+        x = self._features([page[i] for i in rows], shapes)
+        text_score = self.classifier.predict_proba(x)[:, 1]
+        return self.combiner.predict_proba(np.column_stack([text_score, shapes]))[:, 1]
 
     def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),
                        csr_matrix(shapes)]).tocsr()
 
 
+def _text_model() -> LogisticRegression:
+    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
+
+
 def _shape(page: list[str]) -> np.ndarray:
-    """Per line: length, capitals, digits, closing punctuation, place on the page, repeats, and
-    its neighbours (a crosshead sits between long paragraphs; teasers and widgets come in runs
-    of short lines)."""
+    """Per line: length, capitals, digits, closing punctuation, place on the page and relative
+    to the body (the run of long paragraphs), repeats, and its neighbours (a crosshead sits
+    between long paragraphs; teasers and widgets come in runs of short lines)."""
     counts = {}
     for line in page:
         counts[line] = counts.get(line, 0) + 1
     sizes = [len(line.split()) for line in page]
+    long_lines = [i for i, n in enumerate(sizes) if n > 25] or [0]
+    first_body, last_body = long_lines[0], long_lines[-1]
     rows = []
     for i, line in enumerate(page):
         words = line.split()
         before = sizes[i - 1] if i > 0 else 0
         after = sizes[i + 1] if i + 1 < len(page) else 0
         letters = [c for c in line if c.isalpha()]
+        end = line.rstrip()[-1:]
         rows.append([
             min(len(words), 60) / 60, float(len(words) <= 3), float(len(words) <= 8),
             sum(c.isupper() for c in letters) / max(len(letters), 1),
             sum(w[:1].isupper() for w in words) / max(len(words), 1),
-            float(bool(_DIGIT.search(line))), float(line.rstrip()[-1:] in ".!?\"'”’"),
-            float(line.rstrip()[-1:] == ":"), i / max(len(page) - 1, 1),
+            float(bool(_DIGIT.search(line))), float(end in ".!?\"'”’"),
+            float(end == ":"), i / max(len(page) - 1, 1),
             float(i == 0), float(i == len(page) - 1), float(counts[line] > 1),
             float(before > 25), float(after > 25), float(0 < before <= 12),
             float(0 < after <= 12), float(before > 25 and after > 25),
+            float(i < first_body), float(i > last_body), float(first_body < i < last_body),
+            float(i == 0 or (i == 1 and sizes[0] <= 3)),
+            float("|" in line or "•" in line or "·" in line),
+            float(bool(letters) and not any(c.islower() for c in letters)),
         ])
     return np.asarray(rows, dtype=float)
 
