@@ -39,7 +39,8 @@ def article_model():
     taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
     params = OmegaConf.merge(OmegaConf.load(CONF_DIR / "model" / "tfidf_linear.yaml"),
                              {"context_weight": 0.0, "article_stage": {
-                                 "folds": 3, "C": 1.0, "class_weight_balanced": False}})
+                                 "folds": 3, "C": 1.0, "balanced_topics": False,
+                                 "balanced_stance": False}})
     rows = datasets.Dataset.from_list(tiny_corpus(15))
     train_rows, dev_rows = corpus.split_by_article(rows, 0.2, seed=0)
     model = build_model(params, taxonomy)

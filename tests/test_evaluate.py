@@ -141,7 +141,8 @@ GATE = {"C": 4.0, "context_weight": 0.5, "neutral_stance": "neutral",
         "topics": ["sanctions", "troop_deployment", "espionage_trial"]}
 
 
-ARTICLE_STAGE = {"folds": 2, "C": 1.0, "class_weight_balanced": False}
+ARTICLE_STAGE = {"folds": 2, "C": 1.0, "balanced_topics": False,
+                 "balanced_stance": False}
 
 
 @pytest.mark.parametrize("gate,article_stage", [(None, None), (GATE, None), (GATE, ARTICLE_STAGE)],

@@ -34,11 +34,12 @@ class ArticleStage:
         """`*_scores`: (n, n_topics + n_stances) first-stage probabilities, topics first."""
         x = features(segment_scores, context_scores, article_ids)
         c = float(self.params["C"])
-        weight = "balanced" if self.params.get("class_weight_balanced") else None
-        self.topic_heads = [LogisticRegression(C=c, class_weight=weight, max_iter=3000)
+        topic_weight = "balanced" if self.params.get("balanced_topics") else None
+        stance_weight = "balanced" if self.params.get("balanced_stance") else None
+        self.topic_heads = [LogisticRegression(C=c, class_weight=topic_weight, max_iter=3000)
                             .fit(x, topics[:, j]) for j in range(topics.shape[1])]
-        self.stance_head = LogisticRegression(C=c, class_weight=weight, max_iter=3000).fit(
-            x, stances)
+        self.stance_head = LogisticRegression(C=c, class_weight=stance_weight,
+                                              max_iter=3000).fit(x, stances)
         return self
 
     def apply(self, segment_scores, context_scores, article_ids, n_stances: int):
