@@ -80,3 +80,19 @@ def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
 
 def test_the_end_to_end_rows_default_to_the_model_make_train_trains():
     assert bench_main.default_model() == config_defaults("train")["model"]
+
+
+def test_compare_lines_up_two_runs_figure_by_figure():
+    from pathlib import Path
+
+    from benchmarks import compare
+
+    committed = sorted((Path(__file__).parents[1] / "benchmarks" / "results").glob("*.json"))
+    first = json.loads(committed[-1].read_text())
+    second = json.loads(json.dumps(first))
+    second["naive"]["segments_per_second"] *= 2
+    lines, ratios = compare.compare(first, second)
+    naive = next(line for line in lines if line.startswith("| naive baseline, seg/s |"))
+    assert naive.endswith("| 2.00 |")
+    assert len(ratios) == len(lines) - 2 and max(ratios) == 2 and min(ratios) == 1
+    assert any(line.startswith("| end to end 100,000 segments, peak RSS MB |") for line in lines)
