@@ -1,7 +1,6 @@
 """Every model family trained (or loaded) once, then timed at each precision it supports with
 its metrics beside the speed."""
 
-import copy
 import logging
 import time
 
@@ -144,14 +143,11 @@ def _auto_choice(model) -> str | None:
     return chosen
 
 
-def truncated_student(model, layers: int):
-    """The fine-tuned network cut to its first `layers` encoder layers, heads unchanged (no
-    retraining): what the cheapest "smaller student" costs in accuracy."""
-    student = copy.copy(model)
-    student.params = dict(model.params)
-    student.network = copy.deepcopy(model.network)
-    encoder = student.network.encoder
-    encoder.encoder.layer = encoder.encoder.layer[:layers]
-    encoder.config.num_hidden_layers = layers
-    student.set_precision(model.params.get("precision", "auto"))
-    return student
+def train_student(cfg, finetune_params: dict, data: BenchData):
+    """A smaller student: the fine-tuned family with only the pretrained encoder's first
+    `cfg.student_layers` layers, trained on the same reduced budget as the full one here."""
+    params = {**finetune_params, "encoder_layers": int(cfg.student_layers),
+              "max_epochs": int(cfg.finetune.max_epochs), "threads": int(cfg.threads)}
+    train = subset(data.train, cfg.finetune.train_segments, cfg.seed)
+    name = f"minilm_finetune, first {cfg.student_layers} layers"
+    return _fit(name, params, data, train, "the student, on the same reduced budget")

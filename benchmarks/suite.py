@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from benchmarks import data as bench_data
-from benchmarks import endtoend, families, naive, onnx_backend, roofline, segmenting
+from benchmarks import endtoend, families, naive, roofline, segmenting
 from topicstance import hardware, tracking
 from topicstance.segment import Segmenter
 
@@ -40,7 +40,8 @@ def run(cfg, model_cfgs: dict) -> dict:
     no_side = model_cfgs[cfg.default_model].gate.neutral_stance
     data = bench_data.load(cfg, no_side)
     models, result["training"] = families.train_all(cfg, model_cfgs, data)
-    finetuned = next((m for m in models.values() if m.family == "minilm_finetune"), None)
+    finetuned_name = next((n for n, m in models.items() if m.family == "minilm_finetune"), None)
+    finetuned = models.get(finetuned_name)
 
     log.info("naive baseline")
     if finetuned is not None:
@@ -49,19 +50,11 @@ def run(cfg, model_cfgs: dict) -> dict:
     log.info("inference of every family at every precision")
     result["inference"] = families.inference_rows(cfg, models, data)
     if finetuned is not None:
-        log.info("ONNX Runtime backend")
-        onnx_file = onnx_backend.export(finetuned, workdir / "onnx")
-        for precision in cfg.onnx_precisions:
-            runner = onnx_backend.OnnxRuntimeFinetune.from_model(finetuned, onnx_file, precision,
-                                                                 int(cfg.threads))
-            result["inference"].append({
-                "model": "minilm_finetune", "family": finetuned.family, "precision": precision,
-                "backend": "onnxruntime", "auto_choice": None,
-                **families.measure(runner, data, int(cfg.latency_batch)),
-                **families.metrics(runner, data)})
-        student = families.truncated_student(finetuned, 3)
-        student.set_precision(finetuned.inference_settings()["precision"])
-        result["student"] = {"model": "minilm_finetune, first 3 of 6 layers (no retraining)",
+        log.info("a smaller student")
+        student, record = families.train_student(
+            cfg, OmegaConf.to_container(model_cfgs[finetuned_name], resolve=True), data)
+        result["training"].append(record)
+        result["student"] = {"model": record["model"],
                              "precision": student.inference_settings()["precision"],
                              **families.measure(student, data, int(cfg.latency_batch)),
                              **families.metrics(student, data)}

@@ -170,6 +170,7 @@ def test_report_renders_in_chromium_with_counts_that_match_the_output(output, tm
                  for name in ("segments", "articles", "run-dates", "runs")}
         drift_text = page.locator("#drift-status").inner_text()
         models = page.locator("#models").inner_text()
+        examples = page.locator("h3 + table tr td:first-child").all_inner_texts()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         page.emulate_media(media="print")
@@ -189,6 +190,9 @@ def test_report_renders_in_chromium_with_counts_that_match_the_output(output, tm
                     for t, s in zip(segments["topics"], segments["stance"]))
         assert counted[("other", stance)] == other
     assert "models:/topicstance/1" in models
+    # The most confident segments are shown with their own text (read for them alone).
+    texts = set(segments["text"])
+    assert examples and all(e and any(t.startswith(e.rstrip("…")) for t in texts) for e in examples)
     assert drift_text.startswith(("DRIFT", "No drift", "Latest run"))
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
 

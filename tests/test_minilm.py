@@ -79,6 +79,14 @@ def test_tiny_finetune_learns_and_survives_a_pyfunc_round_trip(splits, tmp_path)
     _assert_pyfunc_round_trip(model, dev.texts, tmp_path)
 
 
+def test_a_smaller_student_keeps_its_first_layers_through_save_and_load(splits, tmp_path):
+    train, dev = splits
+    model = _model("minilm_finetune", max_epochs=1, encoder_layers=2)
+    model.fit(train, dev)
+    assert len(model.network.encoder.encoder.layer) == 2
+    _assert_pyfunc_round_trip(model, dev.texts, tmp_path)  # reloaded as a 2-layer encoder
+
+
 @pytest.mark.slow
 def test_finetune_is_reproducible_with_a_fixed_seed(splits):
     train, dev = splits

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from topicstance.outputs import read_articles, read_segments
+from topicstance.outputs import read_articles, read_segments, segment_columns
+
+TEXT_COLUMNS = ("text", "headline", "previous")  # the rows' bulk, read only for the examples
 
 PALETTE = ["#2b6cb0", "#c53030", "#718096", "#2f855a", "#b7791f", "#6b46c1", "#0987a0"]
 CSS = """
@@ -64,7 +66,10 @@ def latest_taxonomy(records: list[dict], segments: pd.DataFrame) -> dict:
 
 def build(output: Path, examples_per_cell: int = 3, max_text_chars: int = 280) -> str:
     records = run_records(output)
-    segments = read_segments(output)
+    # Every row, but not its texts: those are read only for the examples shown, so the report's
+    # memory grows with the rows' scores, not with their text.
+    segments = read_segments(output, columns=[c for c in segment_columns(output)
+                                              if c not in TEXT_COLUMNS])
     articles = read_articles(output)
     taxonomy = latest_taxonomy(records, segments)
     topics, stances = [*taxonomy["topics"], taxonomy["no_topic"]], taxonomy["stances"]
@@ -83,7 +88,7 @@ def build(output: Path, examples_per_cell: int = 3, max_text_chars: int = 280) -
         "<h2>Trend over run dates</h2>",
         _trend(segments, taxonomy),
         "<h2>Most confident segments per cell</h2>",
-        _examples(segments, taxonomy, examples_per_cell, max_text_chars),
+        _examples(output, segments, taxonomy, examples_per_cell, max_text_chars),
     ]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
@@ -171,13 +176,14 @@ def _trend(segments: pd.DataFrame, taxonomy: dict) -> str:
             f"</p><div class='chart'>{line_chart(dates, series)}</div>")
 
 
-def _examples(segments: pd.DataFrame, taxonomy: dict, k: int, max_chars: int) -> str:
+def _examples(output: Path, segments: pd.DataFrame, taxonomy: dict, k: int,
+              max_chars: int) -> str:
     if segments.empty:
         return "<p class='muted'>No segments yet.</p>"
     no_topic = taxonomy["no_topic"]
     score_columns = [f"score_{t}" for t in taxonomy["topics"]]
     top_topic = segments[score_columns].max(axis=1) if score_columns else 0.0
-    parts = []
+    cells = []  # (topic, stance, segments in the cell, its k most confident rows' confidence)
     for topic in [*taxonomy["topics"], no_topic]:
         if topic == no_topic:
             in_topic = segments["topics"].map(len) == 0
@@ -187,19 +193,27 @@ def _examples(segments: pd.DataFrame, taxonomy: dict, k: int, max_chars: int) ->
             topic_confidence = segments[f"score_{topic}"]
         for stance in taxonomy["stances"]:
             mask = in_topic & (segments["stance"] == stance)
-            if not mask.any():
-                continue
-            confidence = (topic_confidence * segments[f"prob_{stance}"])[mask]
-            rows = []
-            for i in confidence.sort_values(ascending=False).index[:k]:
-                seg = segments.loc[i]
-                text = seg["text"] if len(seg["text"]) <= max_chars else seg["text"][:max_chars] + "…"
-                rows.append(f"<tr><td>{_e(text)}</td><td><code>{_e(seg['article_id'])}</code>"
-                            f"<br>chars {int(seg['start'])}&ndash;{int(seg['end'])}</td>"
-                            f"<td class='num'>{confidence[i]:.2f}</td></tr>")
-            parts.append(f"<h3>{_e(topic)} &times; {_e(stance)} ({int(mask.sum()):,})</h3>"
-                         "<table><tr><th>segment</th><th>article, offsets</th><th>confidence"
-                         f"</th></tr>{''.join(rows)}</table>")
+            if mask.any():
+                confidence = (topic_confidence * segments[f"prob_{stance}"])[mask]
+                cells.append((topic, stance, int(mask.sum()),
+                              confidence.sort_values(ascending=False).iloc[:k]))
+    shown = sorted({segments.at[i, "segment_id"] for *_, top in cells for i in top.index})
+    texts = read_segments(output, columns=["segment_id", "text"],
+                          filters=[("segment_id", "in", shown)])
+    text_of = dict(zip(texts["segment_id"], texts["text"]))
+    parts = []
+    for topic, stance, size, top in cells:
+        rows = []
+        for i, confidence in top.items():
+            seg = segments.loc[i]
+            text = text_of.get(seg["segment_id"], "")
+            text = text if len(text) <= max_chars else text[:max_chars] + "…"
+            rows.append(f"<tr><td>{_e(text)}</td><td><code>{_e(seg['article_id'])}</code>"
+                        f"<br>chars {int(seg['start'])}&ndash;{int(seg['end'])}</td>"
+                        f"<td class='num'>{confidence:.2f}</td></tr>")
+        parts.append(f"<h3>{_e(topic)} &times; {_e(stance)} ({size:,})</h3>"
+                     "<table><tr><th>segment</th><th>article, offsets</th><th>confidence"
+                     f"</th></tr>{''.join(rows)}</table>")
     return ("<p class='muted'>Confidence: the topic's score (for "
             f"{_e(no_topic)}: one minus the highest topic score) times the stance's probability."
             "</p>" + "".join(parts))

@@ -216,6 +216,14 @@ def read_segments(output: Path, columns: list[str] | None = None, filters=None) 
     return _read_dataset(Path(output) / "segments", columns, filters)
 
 
+def segment_columns(output: Path) -> list[str]:
+    """The columns of an output folder's segment rows (the `run_date` partition included)."""
+    folder = Path(output) / "segments"
+    if not folder.exists():
+        return []
+    return ds.dataset(folder, format="parquet", partitioning="hive").schema.names
+
+
 def read_articles(output: Path) -> pd.DataFrame:
     """Every committed article row of an output folder (see `topicstance.rollups`): only parts
     whose segment part is committed (a run killed between the two leaves an article part that
