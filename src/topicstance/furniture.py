@@ -71,7 +71,7 @@ class FurnitureDetector:
 
     def line_scores(self, page: list[str], rows: list[int]) -> np.ndarray:
         """Furniture probability of the page's lines at `rows`."""
-        shapes = _shape(page)[rows]
+        shapes = _shape(page, rows)
         x = self._features([page[i] for i in rows], shapes)
         text_score = self.classifier.predict_proba(x)[:, 1]
         return self.combiner.predict_proba(np.column_stack([text_score, shapes]))[:, 1]
@@ -85,24 +85,26 @@ def _text_model() -> LogisticRegression:
     return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
 
 
-def _shape(page: list[str]) -> np.ndarray:
-    """Per line: length, capitals, digits, closing punctuation, place on the page and relative
-    to the body (the run of long paragraphs), repeats, and its neighbours (a crosshead sits
-    between long paragraphs; teasers and widgets come in runs of short lines)."""
+def _shape(page: list[str], rows: list[int] | None = None) -> np.ndarray:
+    """Per line (of `rows`, default all): length, capitals, digits, closing punctuation, place
+    on the page and relative to the body (the run of long paragraphs), repeats, and its
+    neighbours (a crosshead sits between long paragraphs; teasers and widgets come in runs of
+    short lines)."""
     counts = {}
     for line in page:
         counts[line] = counts.get(line, 0) + 1
     sizes = [len(line.split()) for line in page]
     long_lines = [i for i, n in enumerate(sizes) if n > 25] or [0]
     first_body, last_body = long_lines[0], long_lines[-1]
-    rows = []
-    for i, line in enumerate(page):
+    out = []
+    for i in range(len(page)) if rows is None else rows:
+        line = page[i]
         words = line.split()
         before = sizes[i - 1] if i > 0 else 0
         after = sizes[i + 1] if i + 1 < len(page) else 0
         letters = [c for c in line if c.isalpha()]
         end = line.rstrip()[-1:]
-        rows.append([
+        out.append([
             min(len(words), 60) / 60, float(len(words) <= 3), float(len(words) <= 8),
             sum(c.isupper() for c in letters) / max(len(letters), 1),
             sum(w[:1].isupper() for w in words) / max(len(words), 1),
@@ -116,7 +118,7 @@ def _shape(page: list[str]) -> np.ndarray:
             float("|" in line or "•" in line or "·" in line),
             float(bool(letters) and not any(c.islower() for c in letters)),
         ])
-    return np.asarray(rows, dtype=float)
+    return np.asarray(out, dtype=float).reshape(len(out), -1)
 
 
 def training_pages(sources_file: Path, coverage_pages: Path, split: str, seed_pages: Path,
