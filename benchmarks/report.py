@@ -130,7 +130,8 @@ def render(result: dict, source: Path) -> str:
                 (f"The fine-tuned encoder ({line['layers']} layers, hidden {line['hidden']}, "
                 f"feed-forward {line['intermediate']}) does {line['gflop_per_segment']:.3f} GFLOP "
                 f"per segment at the mean {line['mean_tokens']} tokens of the timed texts. This "
-                f"CPU's best matmul of the encoder's shape {line['matmul_shape']}:"), ""]
+                f"CPU's best matmul of the encoder's shape {line['matmul_shape']} (measured "
+                "mid-run and at the end, the best kept):"), ""]
         fine = {r["precision"]: r for r in result["inference"]
                 if r["family"] == "minilm_finetune" and r["backend"] == "torch"}
         out += _table(["precision", "peak GFLOP/s", "ceiling seg/s", "measured seg/s",

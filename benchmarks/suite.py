@@ -86,6 +86,11 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["end_to_end"]["minilm_finetune"] = endtoend.scale(
             workdir, seed_pages, per_copy, [cfg.finetune_e2e_segments], uri, experiments)[0]
 
+    if finetuned is not None:  # the matmul peak again, the best of both kept
+        result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
+                                               float(cfg.roofline_seconds),
+                                               int(cfg.latency_batch),
+                                               result["roofline"]["peak_gflops"])
     _add_ratios(result)
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -15,7 +15,9 @@ import pandas as pd
 
 from topicstance.outputs import read_articles, read_segments, segment_columns
 
-TEXT_COLUMNS = ("text", "headline", "previous")  # the rows' bulk, read only for the examples
+REPORT_COLUMNS = ("article_id", "segment_id", "start", "end", "topics", "stance", "model_uri",
+                  "run_date")
+SCORES = ("score_", "prob_")
 
 PALETTE = ["#2b6cb0", "#c53030", "#718096", "#2f855a", "#b7791f", "#6b46c1", "#0987a0"]
 CSS = """
@@ -66,10 +68,10 @@ def latest_taxonomy(records: list[dict], segments: pd.DataFrame) -> dict:
 
 def build(output: Path, examples_per_cell: int = 3, max_text_chars: int = 280) -> str:
     records = run_records(output)
-    # Every row, but not its texts: those are read only for the examples shown, so the report's
-    # memory grows with the rows' scores, not with their text.
+    # Every row, but only the columns the report draws from: texts are read only for the
+    # examples shown, so its memory grows with the rows' scores, not with their text.
     segments = read_segments(output, columns=[c for c in segment_columns(output)
-                                              if c not in TEXT_COLUMNS])
+                                              if c in REPORT_COLUMNS or c.startswith(SCORES)])
     articles = read_articles(output)
     taxonomy = latest_taxonomy(records, segments)
     topics, stances = [*taxonomy["topics"], taxonomy["no_topic"]], taxonomy["stances"]
