@@ -86,6 +86,12 @@ def render(result: dict, source: Path) -> str:
                      *[f"{r[f'{s}/topic_macro_f1']:.3f} / {r[f'{s}/stance_macro_f1']:.3f}"
                        for s in sets]])
     out += _table(header, rows)
+    blocks = result.get("tfidf_blocks")
+    if blocks:
+        out += [("Where `tfidf_linear`'s inference time goes: each part alone on the same "
+                 "texts, segments/s (the character n-grams are scikit-learn's pure-Python "
+                 "counting):"), ""]
+        out += _table(["part", "seg/s"], [[name, _f(v)] for name, v in blocks.items()])
 
     out += ["## Training time", ""]
     out += _table(["model", "training segments", "seconds", "note"],
@@ -101,7 +107,9 @@ def render(result: dict, source: Path) -> str:
 
     out += ["## Segmenting", "",
             ("Read, decode, split into articles and cut into segments, as the job does, over the "
-            "bundled pages; HTML: the same pages served as HTML pages, through trafilatura."), ""]
+            "bundled pages; HTML: the same pages served as HTML pages, through trafilatura; "
+            "patterns only: plain text without the learned furniture detector, what it costs."),
+            ""]
     out += _table(["input", "pages", "articles", "segments", "MB", "articles/s", "pages/s", "MB/s"],
                   [[kind, _f(s["pages"]), _f(s["articles"]), _f(s["segments"]), _f(s["megabytes"], 2),
                     _f(s["articles_per_second"]), _f(s["pages_per_second"]), _f(s["mb_per_second"], 2)]

@@ -1,6 +1,8 @@
 """Segmenting alone, as the job does it (read and decode a page, split it into articles, cut
-those into segments), on plain text and on the same pages as HTML through trafilatura."""
+those into segments), on plain text and on the same pages as HTML through trafilatura, and on
+plain text with the furniture patterns alone (no learned detector)."""
 
+import copy
 import html
 import time
 from pathlib import Path
@@ -49,5 +51,8 @@ def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int) -> d
     html_dir.mkdir(parents=True, exist_ok=True)
     for page in sorted(raw.rglob("*.txt")):
         as_html(page, html_dir)
+    patterns_only = copy.copy(segmenter)
+    patterns_only.furniture = None  # what the learned furniture detector costs
     return {"plain_text": measure(segmenter, raw, passes),
-            "html": measure(segmenter, html_dir, passes)}
+            "html": measure(segmenter, html_dir, passes),
+            "plain_text_patterns_only": measure(patterns_only, raw, passes)}

@@ -49,6 +49,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                int(cfg.threads))
     log.info("inference of every family at every precision")
     result["inference"] = families.inference_rows(cfg, models, data)
+    if "tfidf_linear" in models:
+        result["tfidf_blocks"] = families.tfidf_blocks(models["tfidf_linear"], data)
     if finetuned is not None:
         log.info("a smaller student")
         student, record = families.train_student(

@@ -44,7 +44,8 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
                if r["backend"] == "torch" and r["family"] == "minilm_finetune") == 1
     # The naive loop runs the same weights as the model: the same probabilities.
     assert result["naive"]["max_abs_diff_vs_model_fp32"] < 1e-4
-    for kind in ("plain_text", "html"):
+    assert {"word", "char", "heads"} <= set(result["tfidf_blocks"])
+    for kind in ("plain_text", "html", "plain_text_patterns_only"):
         assert result["segmenting"][kind]["articles"] > 0
         assert result["segmenting"][kind]["segments"] > 0
     (job,) = result["end_to_end"]["scale"]
