@@ -6,8 +6,8 @@ This small line classifier learns furniture from pages whose furniture lines are
 coverage corpus's training part, `data/coverage_sources.jsonl`) and from the seed pages (a line
 that yields no labeled seed segment is furniture). It looks at a line's words, characters,
 shape and place on the page, in two steps: a linear model over words and characters, then small
-boosted trees over its score and the line's shape (the same words are a crosshead between two
-paragraphs and a teaser under the article). It only judges lines of at most `max_words` words
+boosted trees over its score, its neighbours' scores and the line's shape (the same words are a
+crosshead between two paragraphs and a teaser in a run of teasers under the article). It only judges lines of at most `max_words` words
 (bylines, prompts, disclaimers), so long body paragraphs are never dropped. Patterns still run
 first and stay the override.
 """
@@ -50,7 +50,11 @@ class FurnitureDetector:
             held = page_of % 2 == fold
             text_score[held] = _text_model().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]
         self.classifier.fit(x, y)
-        self.combiner.fit(np.column_stack([text_score, shapes]), y)
+        starts = np.cumsum([0] + [len(page) for page in pages])
+        neighbours = np.vstack([
+            _neighbours(page, text_score[start:start + len(page)], self.max_words, range(len(page)))
+            for page, start in zip(pages, starts)])
+        self.combiner.fit(np.column_stack([text_score, shapes, neighbours]), y)
         return self
 
     def furniture(self, page: list[str]) -> list[bool]:
@@ -70,11 +74,18 @@ class FurnitureDetector:
         return flags
 
     def line_scores(self, page: list[str], rows: list[int]) -> np.ndarray:
-        """Furniture probability of the page's lines at `rows`."""
-        shapes = _shape(page, rows)
-        x = self._features([page[i] for i in rows], shapes)
-        text_score = self.classifier.predict_proba(x)[:, 1]
-        return self.combiner.predict_proba(np.column_stack([text_score, shapes]))[:, 1]
+        """Furniture probability of the page's lines at `rows`. The words of every short line
+        are scored first: the combiner reads each line beside its neighbours' scores."""
+        scored = sorted({i for i, line in enumerate(page) if len(line.split()) <= self.max_words}
+                        | set(rows))
+        shapes = _shape(page, scored)
+        text_score = np.zeros(len(page))
+        text_score[scored] = self.classifier.predict_proba(
+            self._features([page[i] for i in scored], shapes))[:, 1]
+        at = {row: k for k, row in enumerate(scored)}
+        return self.combiner.predict_proba(np.column_stack([
+            text_score[rows], shapes[[at[i] for i in rows]],
+            _neighbours(page, text_score, self.max_words, rows)]))[:, 1]
 
     def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),
@@ -119,6 +130,21 @@ def _shape(page: list[str], rows: list[int] | None = None) -> np.ndarray:
             float(bool(letters) and not any(c.islower() for c in letters)),
         ])
     return np.asarray(out, dtype=float).reshape(len(out), -1)
+
+
+def _neighbours(page: list[str], text_score: np.ndarray, max_words: int, rows) -> np.ndarray:
+    """Per line of `rows`: the word scores of the lines before and after it, and the mean over
+    the rest of the page above and below (teasers and widgets come in runs; a crosshead sits
+    among body paragraphs). A long line counts as body (0), the page's edge as furniture (1)."""
+    score = np.where([len(line.split()) <= max_words for line in page], text_score, 0.0)
+    out = []
+    for i in rows:
+        before = score[i - 1] if i > 0 else 1.0
+        after = score[i + 1] if i + 1 < len(page) else 1.0
+        out.append([before, after, max(before, after), min(before, after),
+                    score[:i].mean() if i > 0 else 1.0,
+                    score[i + 1:].mean() if i + 1 < len(page) else 1.0])
+    return np.asarray(out, dtype=float).reshape(len(out), 6)
 
 
 def training_pages(sources_file: Path, coverage_pages: Path, split: str, seed_pages: Path,
