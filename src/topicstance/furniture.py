@@ -4,12 +4,12 @@ Hand-written patterns (conf/segmenter) catch the furniture of the pages they wer
 outlets never seen print theirs differently ("Reporting by ...", "Return to top", "Share this:").
 This small line classifier learns furniture from pages whose furniture lines are marked (the
 coverage corpus's training part, `data/coverage_sources.jsonl`) and from the seed pages (a line
-that yields no labeled seed segment is furniture). It looks at a line's words, characters,
-shape and place on the page, in two steps: a linear model over words and characters, then small
-boosted trees over its score, its neighbours' scores and the line's shape (the same words are a
-crosshead between two paragraphs and a teaser in a run of teasers under the article). It only judges lines of at most `max_words` words
-(bylines, prompts, disclaimers), so long body paragraphs are never dropped. Patterns still run
-first and stay the override.
+that yields no labeled seed segment is furniture). It looks at a line's words, characters, shape
+and place on the page, in two steps: a linear model over words and characters, then small boosted
+trees over its score, its neighbours' scores and the line's shape (the same words are a crosshead
+between two paragraphs and a teaser in a run of teasers under the article). It only judges lines of
+at most `max_words` words (bylines, prompts, disclaimers), so long body paragraphs are never
+dropped. Patterns still run first and stay the override.
 """
 
 import functools
