@@ -22,6 +22,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import ThreadpoolController
 
 _DIGIT = re.compile(r"\d")
 
@@ -83,13 +84,21 @@ class FurnitureDetector:
         text_score[scored] = self.classifier.predict_proba(
             self._features([page[i] for i in scored], shapes))[:, 1]
         at = {row: k for k, row in enumerate(scored)}
-        return self.combiner.predict_proba(np.column_stack([
-            text_score[rows], shapes[[at[i] for i in rows]],
-            _neighbours(page, text_score, self.max_words, rows)]))[:, 1]
+        features = np.column_stack([text_score[rows], shapes[[at[i] for i in rows]],
+                                    _neighbours(page, text_score, self.max_words, rows)])
+        # One page is a few dozen lines: far too little work to share out, and waking an OpenMP
+        # pool for it costs more than the trees (segmenting ran 7x slower on busy cores).
+        with _openmp().limit(limits=1, user_api="openmp"):
+            return self.combiner.predict_proba(features)[:, 1]
 
     def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),
                        csr_matrix(shapes)]).tocsr()
+
+
+@functools.cache
+def _openmp() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 def _text_model() -> LogisticRegression:
