@@ -100,12 +100,13 @@ def test_sources_records_carry_provenance():
 
 def test_learned_detector_drops_unseen_furniture_and_keeps_body():
     """On the coverage test pages (outlets it never learned from) the detector drops far more
-    furniture than the patterns alone, and loses at most a few short crossheads."""
+    furniture than the patterns alone (about 95% of it), and loses at most a few short
+    crossheads."""
     learned = segmenter()
     rules_only = segmenter()
     rules_only.furniture = None
     with_model = coverage.furniture_scores(learned, PAGES, SOURCES)
     without = coverage.furniture_scores(rules_only, PAGES, SOURCES)
     assert without["furniture_kept_rate"] > 0.5
-    assert with_model["furniture_kept_rate"] < 0.15
+    assert with_model["furniture_kept_rate"] < 0.07  # 5.3% measured (README)
     assert with_model["body_lost_rate"] < 0.02
