@@ -11,12 +11,6 @@ import math
 import re
 from dataclasses import dataclass
 
-# A page scraped from a listing carries "2 hours ago" / "time2 hours ago" before each glued article.
-_AGO = re.compile(
-    r"^\s*(time\s*)?.{0,30}?(an?|\d+) (second|minute|hour|day|week|month|year)s? ago\s*$", re.IGNORECASE
-)
-_BULLET_NAME = re.compile(r"^\s*[-•·]\s+(\S.{0,40}?)\s*$")
-_LONG_LINE_WORDS = 25  # a line this long is body text, never page furniture
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+\S|[\"“‘A-Z])")
 
 
@@ -41,13 +35,17 @@ class Segmenter:
     """Rules from `conf/segmenter`; compiled once, used for every page."""
 
     def __init__(self, max_words: int, min_chars: int, boilerplate_max_words: int, abbreviations,
-                 related_headers, boilerplate, furniture=None):
+                 related_headers, related_anchor: str, body_line_words: int, outlet_bullet: str,
+                 boilerplate, furniture=None):
         self.furniture = furniture  # a fitted FurnitureDetector, or None for the patterns alone
         self.max_words = int(max_words)
         self.min_chars = int(min_chars)
         self.boilerplate_max_words = int(boilerplate_max_words)
         self.abbreviations = {a.lower() for a in abbreviations}
         self.related_headers = [re.compile(p, re.IGNORECASE) for p in related_headers]
+        self.related_anchor = re.compile(related_anchor, re.IGNORECASE)
+        self.body_line_words = int(body_line_words)
+        self.outlet_bullet = re.compile(outlet_bullet)
         self.boilerplate = [re.compile(p, re.IGNORECASE) for p in boilerplate]
 
     @classmethod
@@ -62,7 +60,8 @@ class Segmenter:
                                          float(learned.threshold), int(learned.max_words),
                                          int(learned.min_page_lines))
         return cls(cfg.max_words, cfg.min_chars, cfg.boilerplate_max_words, list(cfg.abbreviations),
-                   list(cfg.related_headers), list(cfg.boilerplate), furniture)
+                   list(cfg.related_headers), cfg.related_anchor, cfg.body_line_words,
+                   cfg.outlet_bullet, list(cfg.boilerplate), furniture)
 
     # ---- pages -> articles -------------------------------------------------------------------
 
@@ -87,13 +86,13 @@ class Segmenter:
         """
         if not lines:
             return []
-        anchors = [i for i, (_, _, line) in enumerate(lines) if _AGO.match(line)]
+        anchors = [i for i, (_, _, line) in enumerate(lines) if self.related_anchor.match(line)]
         if not anchors:
             return [(lines[0][0], text_end)]
         starts = [0]
         for anchor in anchors[1:]:
             body = [i for i in range(starts[-1], anchor)
-                    if len(lines[i][2].split()) >= _LONG_LINE_WORDS]
+                    if len(lines[i][2].split()) >= self.body_line_words]
             starts.append(body[-1] + 1 if body else max(starts[-1] + 1, anchor - 1))
         bounds = [lines[i][0] for i in starts] + [text_end]
         return [(bounds[k], bounds[k + 1]) for k in range(len(starts))]
@@ -103,7 +102,7 @@ class Segmenter:
     def segment_article(self, article: Article) -> list[Segment]:
         lines = [(s, e, line) for s, e, line in _lines(article.text) if line]
         outlet_names = {m.group(1).casefold() for _, _, line in lines
-                        if (m := _BULLET_NAME.match(line))}
+                        if (m := self.outlet_bullet.match(line))}
         learned = (self.furniture.furniture([" ".join(line.split()) for _, _, line in lines])
                    if self.furniture else [False] * len(lines))
         segments, seen = [], set()
