@@ -220,6 +220,38 @@ def test_gate_takes_side_and_war_topics_off_text_not_about_the_war(taxonomy):
     assert np.allclose(gated_stances.sum(axis=1), 1.0)
 
 
+def test_gate_with_article_weight_reads_relevance_per_article(taxonomy):
+    """With `article_weight` 1, every segment is gated by its article's mean relevance: a
+    war-sounding line inside an article about the weather keeps less of its side than alone."""
+    import datasets
+
+    from topicstance.models.gate import RelevanceGate
+
+    rows = datasets.Dataset.from_list(tiny_corpus(12))
+    gate = RelevanceGate(taxonomy, {**GATE, "article_weight": 1.0}).fit(
+        corpus.to_split(rows, taxonomy))
+    weather = ["Heavy rain flooded streets in Leeds and fans queued for the new football stadium.",
+               "Forecasters expect more rain and wind across Leeds and the north this weekend.",
+               "The football stadium opens its gates to fans on Saturday despite the weather."]
+    war_line = "Moscow denounced the Russophobic hysteria of the Kyiv regime and its puppets."
+    texts = weather + [war_line]
+    topics = np.full((4, len(taxonomy.topics)), 0.9)
+    stances = np.tile([0.1, 0.8, 0.1], (4, 1))  # pro_russia for all
+    pro_russia, neutral = taxonomy.stances.index("pro_russia"), taxonomy.stances.index("neutral")
+
+    p = gate.probability(texts, None)
+    assert p[:3].mean() < p[3] - 0.2
+    _, alone = gate.apply(texts, None, topics, stances, article_ids=["a", "b", "c", "d"])
+    assert alone[3].argmax() == pro_russia
+    gated_topics, together = gate.apply(texts, None, topics, stances,
+                                        article_ids=["a", "a", "a", "a"])
+    assert together[3, pro_russia] < alone[3, pro_russia] - 0.1
+    assert together[3, neutral] == pytest.approx(0.1 * p.mean() + (1 - p.mean()))
+    assert gated_topics[3, taxonomy.topics.index("sanctions")] == pytest.approx(0.9 * p.mean())
+    _, no_ids = gate.apply(texts, None, topics, stances)  # no article ids: each row alone
+    assert np.allclose(no_ids, alone)
+
+
 def test_unknown_model_family_is_refused(taxonomy):
     from omegaconf import OmegaConf
 

@@ -105,7 +105,7 @@ class TopicStanceModel(ABC):
                 len(self.taxonomy.stances))
         if self.gate is not None:
             topic_scores, stance_scores = self.gate.apply(list(texts), contexts, topic_scores,
-                                                          stance_scores)
+                                                          stance_scores, article_ids)
         return topic_scores, stance_scores
 
     @abstractmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -56,10 +57,18 @@ class RelevanceGate:
         contexts = contexts or [""] * len(texts)
         return self.classifier.predict_proba(self._x(texts, contexts))[:, 1]
 
-    def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray):
+    def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray,
+              article_ids=None):
         if not len(texts):
             return topic_scores, stance_scores
-        p = self.probability(texts, contexts)[:, None]
+        p = self.probability(texts, contexts)
+        weight = float(self.params.get("article_weight", 0.0))
+        if weight and article_ids is not None:
+            # A spy trial in Taiwan reads like the war's segment by segment; its article, as a
+            # whole, does not: blend each segment's p with its article's mean.
+            article_mean = pd.Series(p).groupby(np.asarray(article_ids, dtype=str)).transform("mean")
+            p = (1 - weight) * p + weight * article_mean.to_numpy()
+        p = p[:, None]
         topics = topic_scores.copy()
         topics[:, self.gated_topics] *= p
         neutral = np.zeros_like(stance_scores)
