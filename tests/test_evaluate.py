@@ -189,6 +189,30 @@ def test_tfidf_model_fits_predicts_and_round_trips(cfg, taxonomy, tmp_path, gate
                        frame.drop(columns=["topics", "stance"]).to_numpy())
 
 
+def test_thresholds_on_real_are_tuned_on_the_real_dev_rows_only(taxonomy):
+    """`thresholds_on: real` tunes the topic thresholds on dev's real text (not `synthetic`)
+    only; `to_split` marks which rows are real from their `source`."""
+    import datasets
+    from omegaconf import OmegaConf
+
+    from topicstance.models.base import tune_thresholds
+
+    records = tiny_corpus(12)
+    for r in records:  # a third of the articles are real copy, the rest written
+        r["source"] = "coverage" if int(r["article_id"][-2:]) % 3 == 0 else "synthetic"
+    rows = datasets.Dataset.from_list(records)
+    train_rows, dev_rows = corpus.split_by_article(rows, 0.5, seed=0)
+    dev = corpus.to_split(dev_rows, taxonomy)
+    assert dev.real.tolist() == [int(s == "coverage") for s in dev_rows["source"]]
+    assert 0 < dev.real.sum() < len(dev)
+    model = build_model(OmegaConf.merge(compose_config_model("tfidf_linear"),
+                                        {"thresholds_on": "real"}), taxonomy)
+    model.fit(corpus.to_split(train_rows, taxonomy), dev)
+    scores, _ = model.scores(dev.texts, dev.contexts, dev.article_ids)
+    real = dev.real.astype(bool)
+    assert np.array_equal(model.thresholds, tune_thresholds(scores[real], dev.topics[real]))
+
+
 def compose_config_model(name: str):
     from omegaconf import OmegaConf
 

@@ -13,6 +13,8 @@ from topicstance.labels import Taxonomy
 from topicstance.models.base import context
 from topicstance.segment import headlines_and_previous
 
+WRITTEN_SOURCE = "synthetic"  # the `source` of the corpus written for the project
+
 
 @dataclass
 class LabeledSplit:
@@ -24,6 +26,7 @@ class LabeledSplit:
     contexts: list[str] | None = None  # the article context of each text (`models.base.context`)
     about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
     article_ids: list[str] | None = None  # the article of each text (rows of one are together)
+    real: np.ndarray | None = None  # (n,) 1 for real text (seed pages, coverage, reviews), 0 written
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -39,7 +42,8 @@ def to_split(rows: datasets.Dataset, taxonomy: Taxonomy) -> LabeledSplit:
                         topics=taxonomy.topics_to_matrix(rows["topics"]),
                         stances=taxonomy.stances_to_index(rows["stance"]),
                         contexts=article_contexts(list(rows["article_id"]), list(rows["text"])),
-                        article_ids=list(rows["article_id"]))
+                        article_ids=list(rows["article_id"]),
+                        real=np.array([int(s != WRITTEN_SOURCE) for s in rows["source"]]))
 
 
 def article_contexts(article_ids: list[str], texts: list[str]) -> list[str]:

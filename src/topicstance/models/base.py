@@ -63,7 +63,12 @@ class TopicStanceModel(ABC):
 
             self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
         topic_scores, stance_scores = self.scores(dev.texts, dev.contexts, dev.article_ids)
-        self.thresholds = tune_thresholds(topic_scores, dev.topics)
+        rows = np.ones(len(dev), dtype=bool)
+        if self.params.get("thresholds_on") == "real" and dev.real is not None and dev.real.any():
+            # Real copy scores less confidently than the written corpus that fills most of dev:
+            # thresholds fit to written text sit too high for real text.
+            rows = dev.real.astype(bool)
+        self.thresholds = tune_thresholds(topic_scores[rows], dev.topics[rows])
         if len(dev):
             self.reference = drift.summary(self.taxonomy, topic_scores, stance_scores,
                                            self.thresholds)
