@@ -35,8 +35,11 @@ class FurnitureDetector:
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3,
                                      sublinear_tf=True, lowercase=False)
         self.classifier = _text_model()
+        # early_stopping off by name: scikit-learn's "auto" turns it on past 10,000 lines,
+        # holding out a random tenth of them, and the training pages crossed that bound.
         self.combiner = HistGradientBoostingClassifier(max_iter=50, learning_rate=0.3,
-                                                       max_leaf_nodes=15, random_state=0)
+                                                       max_leaf_nodes=15, early_stopping=False,
+                                                       random_state=0)
 
     def fit(self, pages: list[list[str]], labels: list[list[bool]]) -> "FurnitureDetector":
         lines = [line for page in pages for line in page]
