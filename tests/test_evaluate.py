@@ -213,6 +213,40 @@ def test_thresholds_on_real_are_tuned_on_the_real_dev_rows_only(taxonomy):
     assert np.array_equal(model.thresholds, tune_thresholds(scores[real], dev.topics[real]))
 
 
+def test_thresholds_out_of_fold_come_from_the_training_split_not_dev(taxonomy):
+    """`thresholds_on: out_of_fold` tunes the topic thresholds on the training split's real
+    text as the article stage's fold copies scored it: dev plays no part (any dev gives the same
+    thresholds), written rows are left out, and a family with no article stage refuses it."""
+    import datasets
+    import pytest
+    from omegaconf import OmegaConf
+
+    records = tiny_corpus(16)
+    for r in records:  # half the articles are real copy, the rest written
+        r["source"] = "coverage" if int(r["article_id"][-2:]) % 2 == 0 else "synthetic"
+    train_rows, dev_rows = corpus.split_by_article(datasets.Dataset.from_list(records), 0.25,
+                                                   seed=0)
+    train = corpus.to_split(train_rows, taxonomy)
+    dev = corpus.to_split(dev_rows, taxonomy)
+    article = compose_config_model("tfidf_article")
+    article.pop("defaults")
+    config = OmegaConf.merge(compose_config_model("tfidf_linear"), article,
+                             {"gate": None, "thresholds_on": "out_of_fold"})
+    fitted = []
+    for dev_part in (dev, corpus.to_split(dev_rows.select(range(6)), taxonomy)):
+        model = build_model(config, taxonomy)
+        model.fit(train, dev_part)
+        fitted.append(model.thresholds)
+    assert np.array_equal(fitted[0], fitted[1])
+    written_only = corpus.to_split(train_rows.map(lambda r: {"source": "synthetic"}), taxonomy)
+    model = build_model(config, taxonomy)
+    model.fit(written_only, dev)  # no real rows: every training row counts
+    assert model.thresholds.shape == fitted[0].shape
+    with pytest.raises(ValueError, match="article_stage"):
+        build_model(OmegaConf.merge(compose_config_model("tfidf_linear"),
+                                    {"thresholds_on": "out_of_fold"}), taxonomy).fit(train, dev)
+
+
 def compose_config_model(name: str):
     from omegaconf import OmegaConf
 

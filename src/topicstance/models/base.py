@@ -4,8 +4,8 @@ A model turns texts (each with an optional article context: the headline and the
 before it, and an optional article id) into topic probabilities (n, n_topics) and stance
 probabilities (n, n_stances). An optional article stage (`models/article.py`) then reads each
 segment's scores beside its context's and its article's, and an optional relevance gate
-(`models/gate.py`) takes the side and the war topics off segments that are not about the war. Topic decisions use per-topic thresholds tuned on the dev split and
-saved with the model; the stance is the most probable one. Families differ only in `_fit`,
+(`models/gate.py`) takes the side and the war topics off segments that are not about the war. Topic decisions use per-topic thresholds tuned on held-out scores
+(`thresholds_on`) and saved with the model; the stance is the most probable one. Families differ only in `_fit`,
 `predict_scores`, `_save` and `_load`.
 """
 
@@ -53,29 +53,51 @@ class TopicStanceModel(ABC):
     def fit(self, train: LabeledSplit, dev: LabeledSplit,
             on_epoch: MetricsCallback | None = None) -> None:
         """Train on `train` (then the article stage and the relevance gate, when configured),
-        then tune the topic thresholds on `dev` and keep the distribution of its predictions
-        there (drift.py)."""
+        then tune the topic thresholds (`_tune_thresholds`) and keep the distribution of the
+        predictions on `dev` (drift.py)."""
         self._fit(train, dev, on_epoch)
+        out_of_fold = None
         if self.params.get("article_stage"):
-            self.article_stage = self._fit_article_stage(train, dev)
+            self.article_stage, out_of_fold = self._fit_article_stage(train, dev)
         if self.params.get("gate"):
             from topicstance.models.gate import RelevanceGate
 
             self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
         topic_scores, stance_scores = self.scores(dev.texts, dev.contexts, dev.article_ids)
-        rows = np.ones(len(dev), dtype=bool)
-        if self.params.get("thresholds_on") == "real" and dev.real is not None and dev.real.any():
-            # Real copy scores less confidently than the written corpus that fills most of dev:
-            # thresholds fit to written text sit too high for real text.
-            rows = dev.real.astype(bool)
-        self.thresholds = tune_thresholds(topic_scores[rows], dev.topics[rows])
+        self.thresholds = self._tune_thresholds(train, dev, topic_scores, out_of_fold)
         if len(dev):
             self.reference = drift.summary(self.taxonomy, topic_scores, stance_scores,
                                            self.thresholds)
 
+    def _tune_thresholds(self, train: LabeledSplit, dev: LabeledSplit,
+                         dev_topic_scores: np.ndarray, out_of_fold) -> np.ndarray:
+        """Per-topic thresholds from the rows `thresholds_on` names:
+        - `dev` (default): every dev row;
+        - `real`: dev's real text only. Real copy scores less confidently than the written
+          corpus that fills most of dev, so thresholds fit to written text sit too high for it;
+        - `out_of_fold`: the training split's real text, scored through the article stage and
+          the gate from the first-stage scores of the fold copies that never saw its articles:
+          several times more real text, from more outlets, than dev holds."""
+        mode = self.params.get("thresholds_on", "dev")
+        if mode == "out_of_fold":
+            if out_of_fold is None:
+                raise ValueError("thresholds_on: out_of_fold needs model.article_stage")
+            topics, stances = self.article_stage.apply(*out_of_fold, train.article_ids,
+                                                       len(self.taxonomy.stances))
+            if self.gate is not None:
+                topics, _ = self.gate.apply(list(train.texts), train.contexts, topics, stances,
+                                            train.article_ids)
+            rows = train.real.astype(bool) if train.real is not None else np.ones(len(train), bool)
+            return tune_thresholds(topics[rows], train.topics[rows])
+        rows = np.ones(len(dev), dtype=bool)
+        if mode == "real" and dev.real is not None and dev.real.any():
+            rows = dev.real.astype(bool)
+        return tune_thresholds(dev_topic_scores[rows], dev.topics[rows])
+
     def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
         """The article stage learns from first-stage scores on text the family has not seen:
-        copies of the family refit on article-grouped folds of `train` score the rest."""
+        copies of the family refit on article-grouped folds of `train` score the rest. Returns
+        the stage and those out-of-fold (segment, context) scores, in `train`'s order."""
         from topicstance.models.article import ArticleStage, grouped_folds, take
 
         params = {k: v for k, v in self.params.items() if k not in ("article_stage", "gate")}
@@ -90,9 +112,10 @@ class TopicStanceModel(ABC):
             context_scores.append(np.hstack(copy.predict_scores(held.contexts)))
             held_out.append(held_rows)
         order = np.argsort(np.concatenate(held_out))
-        return ArticleStage(dict(self.params["article_stage"])).fit(
-            np.vstack(segment_scores)[order], np.vstack(context_scores)[order],
-            train.article_ids, train.topics, train.stances)
+        out_of_fold = (np.vstack(segment_scores)[order], np.vstack(context_scores)[order])
+        stage = ArticleStage(dict(self.params["article_stage"])).fit(
+            *out_of_fold, train.article_ids, train.topics, train.stances)
+        return stage, out_of_fold
 
     def scores(self, texts: list[str], contexts: list[str] | None = None,
                article_ids: list[str] | None = None):
