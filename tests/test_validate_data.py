@@ -164,12 +164,13 @@ def test_coverage_files_need_provenance_pages_and_one_split_per_outlet(make_conf
     train = write_jsonl(tmp_path / "labeled" / "coverage.jsonl", [
         rec("cov-1-p000", "cov-1", "Headline one"), rec("cov-1-p001", "cov-1", "Body of one."),
         rec("cov-2-p000", "cov-2", "Headline two"),  # its source says split test
+        rec("cov-2-p001", "cov-2", "Body of two.", stance="pro_russia"),  # cov-2 is not war
         rec("cov-3-p000", "cov-3", "No provenance for this one.")])
     test = write_jsonl(tmp_path / "labeled" / "coverage_test.jsonl", [
         rec("cov-4-p000", "cov-4", "Its page is missing.")])
     sources = write_jsonl(tmp_path / "sources.jsonl", [
         source("cov-1", "The Daily Example", "train", ["By A Writer", "Share this article"]),
-        source("cov-2", "Other Outlet", "test", []),
+        {**source("cov-2", "Other Outlet", "test", []), "war": False},
         source("cov-4", "The Daily Example (AP copy)", "test", [])])
     problems, report = validate_data(make_config("validate_data", [
         labeled_override(train), f"data.heldout=['{test}']",
@@ -177,7 +178,9 @@ def test_coverage_files_need_provenance_pages_and_one_split_per_outlet(make_conf
     text = "\n".join(problems)
     assert f"{train}:1: cov-1 furniture line not on its page: 'Share this article'" in text
     assert f"{train}:3: article cov-2 is in split 'test' but this file holds split 'train'" in text
-    assert f"{train}:4: article cov-3 has no record in sources.jsonl" in text
+    assert f"{train}:4: cov-2-p001 takes a side (pro_russia) but its article cov-2 is marked " \
+           "not about the war" in text
+    assert f"{train}:5: article cov-3 has no record in sources.jsonl" in text
     assert f"{test}:1: page {pages / 'cov-4.txt'} is missing" in text
     assert f"{sources}:3: outlet 'The Daily Example (AP copy)' is in both splits" in text
     assert report["coverage.jsonl provenance"]["articles"] == 2

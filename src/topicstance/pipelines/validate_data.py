@@ -57,7 +57,8 @@ def validate_data(cfg: DictConfig) -> tuple[list[str], dict]:
 
 def _check_coverage(cfg, file: Path, part, split: str) -> tuple[list[str], dict]:
     """Every article of a coverage file: a provenance record in its outlet's split, a page that
-    holds each segment at its offsets, and furniture lines that are on the page."""
+    holds each segment at its offsets, furniture lines that are on the page, and no side taken
+    in an article marked not about the war."""
     sources_path = Path(cfg.data.coverage_sources)
     if not sources_path.exists():
         return [f"{sources_path}: missing (provenance of {file.name})"], {}
@@ -75,6 +76,10 @@ def _check_coverage(cfg, file: Path, part, split: str) -> tuple[list[str], dict]
         if record["split"] != split:
             problems.append(f"{where}: article {article_id} is in split {record['split']!r} "
                             f"but this file holds split {split!r}")
+        if not record["war"]:
+            problems += [f"{file}:{s['line']}: {s['id']} takes a side ({s['stance']}) but its "
+                         f"article {article_id} is marked not about the war"
+                         for s in segs if s["stance"] != cfg.no_side_stance]
         page = pages / f"{article_id}.txt"
         if not page.exists():
             problems.append(f"{where}: page {page} is missing")
