@@ -1,6 +1,7 @@
-"""Segmenting alone, as the job does it (read and decode a page, split it into articles, cut
-those into segments), on plain text and on the same pages as HTML through trafilatura, and on
-plain text with the furniture patterns alone (no learned detector)."""
+"""Segmenting alone, as the job does it (read and decode pages, split them into articles, cut
+those into segments, `segment_pages` pages per call), on plain text and on the same pages as
+HTML through trafilatura, and on plain text with the furniture patterns alone (no learned
+detector)."""
 
 import copy
 import html
@@ -26,18 +27,22 @@ def as_html(page: Path, folder: Path) -> Path:
     return target
 
 
-def measure(segmenter: Segmenter, folder: Path, passes: int) -> dict:
+def measure(segmenter: Segmenter, folder: Path, passes: int, pages_per_call: int) -> dict:
     files = list_files(folder)
     limits = Limits()
     articles = segments = 0
     size = sum(f.path.stat().st_size for f in files)
     started = time.perf_counter()
     for _ in range(passes):
+        pending = []
         for file in files:
-            for unit in read_units(file, limits):
-                for _, cut in segmenter.segment_page(unit.article_id, unit.text, unit.key):
-                    articles += 1
-                    segments += len(cut)
+            pending += [(unit.article_id, unit.text, unit.key)
+                        for unit in read_units(file, limits)]
+            if len(pending) >= pages_per_call or file is files[-1]:
+                for page in segmenter.segment_pages(pending):
+                    articles += len(page)
+                    segments += sum(len(cut) for _, cut in page)
+                pending = []
     seconds = time.perf_counter() - started
     return {"pages": len(files) * passes, "articles": articles, "segments": segments,
             "megabytes": round(size * passes / 2**20, 2), "seconds": round(seconds, 3),
@@ -46,13 +51,14 @@ def measure(segmenter: Segmenter, folder: Path, passes: int) -> dict:
             "mb_per_second": round(size * passes / 2**20 / seconds, 2)}
 
 
-def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int) -> dict:
+def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int,
+               pages_per_call: int) -> dict:
     html_dir = workdir / "html"
     html_dir.mkdir(parents=True, exist_ok=True)
     for page in sorted(raw.rglob("*.txt")):
         as_html(page, html_dir)
     patterns_only = copy.copy(segmenter)
     patterns_only.furniture = None  # what the learned furniture detector costs
-    return {"plain_text": measure(segmenter, raw, passes),
-            "html": measure(segmenter, html_dir, passes),
-            "plain_text_patterns_only": measure(patterns_only, raw, passes)}
+    return {"plain_text": measure(segmenter, raw, passes, pages_per_call),
+            "html": measure(segmenter, html_dir, passes, pages_per_call),
+            "plain_text_patterns_only": measure(patterns_only, raw, passes, pages_per_call)}

@@ -67,7 +67,8 @@ def run(cfg, model_cfgs: dict) -> dict:
     log.info("segmenting")
     segmenter = Segmenter.from_config(cfg.segmenter)
     raw = Path(cfg.paths.data) / "raw"
-    result["segmenting"] = segmenting.segmenting(segmenter, raw, workdir, int(cfg.segmenting_passes))
+    result["segmenting"] = segmenting.segmenting(segmenter, raw, workdir, int(cfg.segmenting_passes),
+                                                 int(cfg.segment_pages))
 
     log.info("the whole job, end to end")
     experiments = workdir / "experiments"

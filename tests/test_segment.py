@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import SEEDS_FILE, read_jsonl
+from conftest import RAW_DIR, SEEDS_FILE, read_jsonl
 from topicstance.segment import Article, Segmenter
 
 # Kinds of page furniture the guidelines say are never segments, as seen on the seed pages.
@@ -116,6 +116,21 @@ def all_segments(segmented, page_id=None):
 
 
 # ---- the seed pages ----------------------------------------------------------------------------
+
+def test_pages_segmented_together_match_pages_segmented_one_by_one(segmenter, raw_pages):
+    """The job hands the segmenter many pages per call (the furniture detector judges all their
+    lines at once); nothing about a page may depend on the pages beside it."""
+    coverage_pages = sorted((RAW_DIR / "coverage").glob("*.txt"))[:40]
+    pages = [(page_id, text, f"{page_id}.txt") for page_id, text in raw_pages.items()]
+    pages += [(p.stem, p.read_text(encoding="utf-8"), p.name) for p in coverage_pages]
+    together = segmenter.segment_pages(pages)
+    assert together == [segmenter.segment_page(*page) for page in pages]
+    assert segmenter.rows(pages) == [segmenter.rows([page])[0] for page in pages]
+    kept = sum(len(segments) for page in together for _, segments in page)
+    lines = sum(1 for _, text, _ in pages for line in text.splitlines() if line.strip())
+    assert 0 < kept < lines  # furniture went
+
+
 
 def test_offsets_point_into_article_and_page(segmented, raw_pages):
     n = 0

@@ -61,38 +61,43 @@ class FurnitureDetector:
         self.combiner.fit(np.column_stack([text_score, shapes, neighbours]), y)
         return self
 
-    def furniture(self, page: list[str]) -> list[bool]:
-        """For each line of a page (stripped, non-empty), whether it is furniture. A text of
+    def furniture(self, pages: list[list[str]]) -> list[list[bool]]:
+        """For each line of each page (stripped, non-empty), whether it is furniture. A text of
         fewer than `min_page_lines` lines is not a page (a JSONL record, a ready-cut segment):
-        nothing in it is judged."""
-        flags = [False] * len(page)
-        if len(page) < self.min_page_lines:
-            return flags
+        nothing in it is judged. Pages are judged together: one call of each model for all their
+        lines, as the per-call overhead of scikit-learn outweighs a page's few dozen lines."""
+        flags = [[False] * len(page) for page in pages]
         # Only short lines can be furniture, so only they are featurized (each line's features
         # are its own, its neighbours enter through `_shape`): the body's long lines cost nothing.
-        judged = [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
+        judged = {k: [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
+                  for k, page in enumerate(pages) if len(page) >= self.min_page_lines}
+        judged = {k: rows for k, rows in judged.items() if rows}
         if not judged:
             return flags
-        for i, p in zip(judged, self.line_scores(page, judged)):
-            flags[i] = bool(p >= self.threshold)
+        scores = iter(self._line_scores([pages[k] for k in judged], list(judged.values())))
+        for k, rows in judged.items():
+            for i, p in zip(rows, next(scores)):
+                flags[k][i] = bool(p >= self.threshold)
         return flags
 
-    def line_scores(self, page: list[str], rows: list[int]) -> np.ndarray:
-        """Furniture probability of the page's lines at `rows`. The words of every short line
-        are scored first: the combiner reads each line beside its neighbours' scores."""
-        scored = sorted({i for i, line in enumerate(page) if len(line.split()) <= self.max_words}
-                        | set(rows))
-        shapes = _shape(page, scored)
-        text_score = np.zeros(len(page))
-        text_score[scored] = self.classifier.predict_proba(
-            self._features([page[i] for i in scored], shapes))[:, 1]
-        at = {row: k for k, row in enumerate(scored)}
-        features = np.column_stack([text_score[rows], shapes[[at[i] for i in rows]],
-                                    _neighbours(page, text_score, self.max_words, rows)])
-        # One page is a few dozen lines: far too little work to share out, and waking an OpenMP
-        # pool for it costs more than the trees (segmenting ran 7x slower on busy cores).
+    def _line_scores(self, pages: list[list[str]], short_rows: list[list[int]]) -> list[np.ndarray]:
+        """Furniture probability of each page's short lines (`short_rows`). The words of every
+        short line are scored first: the combiner reads each line beside its neighbours'."""
+        shapes = [_shape(page, rows) for page, rows in zip(pages, short_rows)]
+        lines = [page[i] for page, rows in zip(pages, short_rows) for i in rows]
+        word_scores = self.classifier.predict_proba(self._features(lines, np.vstack(shapes)))[:, 1]
+        features, start = [], 0
+        for page, rows, shape in zip(pages, short_rows, shapes):
+            text_score = np.zeros(len(page))
+            text_score[rows] = word_scores[start:start + len(rows)]
+            start += len(rows)
+            features.append(np.column_stack([text_score[rows], shape,
+                                             _neighbours(page, text_score, self.max_words, rows)]))
+        # Waking an OpenMP pool for a batch of pages costs more than the trees themselves
+        # (segmenting ran 7x slower on busy cores): one thread.
         with _openmp().limit(limits=1, user_api="openmp"):
-            return self.combiner.predict_proba(features)[:, 1]
+            combined = self.combiner.predict_proba(np.vstack(features))[:, 1]
+        return np.split(combined, np.cumsum([len(rows) for rows in short_rows])[:-1])
 
     def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),

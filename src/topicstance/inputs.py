@@ -11,7 +11,7 @@ of text: it is quarantined, never silently dropped, and never labeled like news.
 import hashlib
 import json
 import os
-import unicodedata
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,8 @@ EXCERPT_CHARS = 300
 # Magic numbers of the binary formats a scraper most often saves under a text name.
 BINARY_MAGIC = {b"%PDF": "PDF", b"PK\x03\x04": "ZIP/Office", b"\x89PNG": "PNG", b"GIF8": "GIF",
                 b"\xff\xd8\xff": "JPEG", b"\x1f\x8b": "gzip", b"\x7fELF": "ELF executable"}
+# Unicode control characters (category Cc) but the whitespace ones text uses: tab, LF, FF, CR.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -250,8 +252,7 @@ def _control_share(text: str) -> float:
     sample = text[:20_000]
     if not sample:
         return 0.0
-    controls = sum(1 for c in sample if c not in "\n\r\t\f" and unicodedata.category(c) == "Cc")
-    return controls / len(sample)
+    return len(_CONTROL.findall(sample)) / len(sample)
 
 
 def _sha(text: str) -> str:

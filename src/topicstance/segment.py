@@ -46,7 +46,8 @@ class Segmenter:
         self.related_anchor = re.compile(related_anchor, re.IGNORECASE)
         self.body_line_words = int(body_line_words)
         self.outlet_bullet = re.compile(outlet_bullet)
-        self.boilerplate = [re.compile(p, re.IGNORECASE) for p in boilerplate]
+        # one alternation: a single search per line instead of one per pattern
+        self.boilerplate = re.compile("|".join(f"(?:{p})" for p in boilerplate), re.IGNORECASE)
 
     @classmethod
     def from_config(cls, cfg) -> "Segmenter":
@@ -100,11 +101,21 @@ class Segmenter:
     # ---- articles -> segments ----------------------------------------------------------------
 
     def segment_article(self, article: Article) -> list[Segment]:
-        lines = [(s, e, line) for s, e, line in _lines(article.text) if line]
+        return self.segment_articles([article])[0]
+
+    def segment_articles(self, articles: list[Article]) -> list[list[Segment]]:
+        """Each article's segments. The learned furniture detector judges all their lines in one
+        call (see `FurnitureDetector.furniture`): pass many articles at once where you can."""
+        lines = [[(s, e, line) for s, e, line in _lines(a.text) if line] for a in articles]
+        learned = (self.furniture.furniture([[" ".join(line.split()) for _, _, line in article]
+                                             for article in lines])
+                   if self.furniture else [[False] * len(article) for article in lines])
+        return [self._cut(a, article_lines, flags)
+                for a, article_lines, flags in zip(articles, lines, learned)]
+
+    def _cut(self, article: Article, lines, learned: list[bool]) -> list[Segment]:
         outlet_names = {m.group(1).casefold() for _, _, line in lines
                         if (m := self.outlet_bullet.match(line))}
-        learned = (self.furniture.furniture([" ".join(line.split()) for _, _, line in lines])
-                   if self.furniture else [False] * len(lines))
         segments, seen = [], set()
         for (start, _, line), is_furniture in zip(lines, learned):
             if is_furniture or self._is_boilerplate(line) or line.casefold() in outlet_names:
@@ -121,25 +132,35 @@ class Segmenter:
         return segments
 
     def segment_page(self, page_id: str, text: str, source: str) -> list[tuple[Article, list[Segment]]]:
-        return [(a, self.segment_article(a)) for a in self.split_page(page_id, text, source)]
+        return self.segment_pages([(page_id, text, source)])[0]
 
-    def rows(self, page_id: str, text: str, source: str) -> list[dict]:
-        """The page's segments as table rows, each with its article context (`headline`,
-        `previous`): what every prediction engine classifies."""
-        rows = []
-        for _, segments in self.segment_page(page_id, text, source):
-            headlines, previous = headlines_and_previous([s.article_id for s in segments],
-                                                         [s.text for s in segments])
-            rows += [{"article_id": s.article_id, "segment_id": s.segment_id, "text": s.text,
-                      "start": s.start, "end": s.end, "headline": h, "previous": p}
-                     for s, h, p in zip(segments, headlines, previous)]
-        return rows
+    def segment_pages(self, pages: list[tuple[str, str, str]]
+                      ) -> list[list[tuple[Article, list[Segment]]]]:
+        """(page_id, text, source) of each page -> its articles, each with its segments."""
+        articles = [self.split_page(*page) for page in pages]
+        segments = iter(self.segment_articles([a for page in articles for a in page]))
+        return [[(a, next(segments)) for a in page] for page in articles]
+
+    def rows(self, pages: list[tuple[str, str, str]]) -> list[list[dict]]:
+        """Each page's (page_id, text, source) segments as table rows, each with its article
+        context (`headline`, `previous`): what every prediction engine classifies."""
+        out = []
+        for page in self.segment_pages(pages):
+            rows = []
+            for _, segments in page:
+                headlines, previous = headlines_and_previous([s.article_id for s in segments],
+                                                             [s.text for s in segments])
+                rows += [{"article_id": s.article_id, "segment_id": s.segment_id, "text": s.text,
+                          "start": s.start, "end": s.end, "headline": h, "previous": p}
+                         for s, h, p in zip(segments, headlines, previous)]
+            out.append(rows)
+        return out
 
     def _is_boilerplate(self, line: str) -> bool:
         if len(line) < self.min_chars:
             return True
         return (len(line.split()) <= self.boilerplate_max_words
-                and any(p.search(line) for p in self.boilerplate))
+                and self.boilerplate.search(line) is not None)
 
     def _chunks(self, paragraph: str) -> list[tuple[int, int]]:
         """The paragraph whole, or cut at sentence ends into chunks of at most `max_words`.

@@ -24,12 +24,15 @@ class LocalEngine:
         """How inference runs, for the run record."""
         return {"engine": "local", **self.model.unwrap_python_model().model.inference_settings()}
 
-    def rows(self, page: dict) -> list[dict]:
-        """`page` (article_id, text, source, ...) -> its segment rows, ready for `run`: a batch
-        is bounded by segments."""
-        extra = {k: v for k, v in page.items() if k not in ("article_id", "text")}
-        return [{**row, **extra}
-                for row in self.segmenter.rows(page["article_id"], page["text"], page["source"])]
+    def rows(self, pages: list[dict]) -> list[dict]:
+        """Pages (article_id, text, source, ...) -> their segment rows, ready for `run`: a batch
+        is bounded by segments. Segmenting many pages in one call is several times faster."""
+        page_rows = self.segmenter.rows([(p["article_id"], p["text"], p["source"]) for p in pages])
+        out = []
+        for page, rows in zip(pages, page_rows):
+            extra = {k: v for k, v in page.items() if k not in ("article_id", "text")}
+            out += [{**row, **extra} for row in rows]
+        return out
 
     def run(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The segment rows with the model's outputs added, in the same order."""

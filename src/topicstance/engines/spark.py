@@ -51,9 +51,9 @@ class SparkEngine:
         return {"engine": "spark", "master": context.master, "app_id": context.applicationId,
                 "default_parallelism": context.defaultParallelism}
 
-    def rows(self, page: dict) -> list[dict]:
+    def rows(self, pages: list[dict]) -> list[dict]:
         """Whole pages: the executors segment them, so a batch is bounded by pages."""
-        return [page]
+        return list(pages)
 
     def run(self, pages: pd.DataFrame) -> pd.DataFrame:
         """Segment rows with the model's outputs, in page order then segment order (as the
@@ -79,9 +79,9 @@ def segment_pages(segmenter: Segmenter, batches: Iterator[pd.DataFrame]
     """Runs on the executors: pages in, segment rows out."""
     for pages in batches:
         rows = []
-        for page in pages.itertuples(index=False):
-            for position, row in enumerate(segmenter.rows(page.article_id, page.text,
-                                                          page.source)):
+        page_rows = segmenter.rows(list(zip(pages.article_id, pages.text, pages.source)))
+        for page, segments in zip(pages.itertuples(index=False), page_rows):
+            for position, row in enumerate(segments):
                 rows.append({**row, "page": page.page, "position": position,
                              "source": page.source, "content_hash": page.content_hash,
                              "run_id": page.run_id})

@@ -9,6 +9,7 @@ bounded batches. What the output folder holds is described in `topicstance.outpu
 import errno
 import hashlib
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -180,6 +181,8 @@ class _Batcher:
         self.limits = Limits.from_config(cfg.limits)
         self.cache_dir = Path(cfg.paths.cache)
         self.batch_segments, self.batch_units = int(cfg.batch_segments), int(cfg.batch_units)
+        self.segment_pages = int(cfg.segment_pages)
+        self.segmented_pages = self.segmented_rows = 0  # what the engine made of pages so far
         self.keys_this_run: set[str] = set()
         self.taxonomy, self.article_schema = taxonomy, rollups.article_schema(taxonomy)
         self.dominant_share = float(cfg.articles.dominant_topic_share)
@@ -187,6 +190,7 @@ class _Batcher:
 
     def _reset(self):
         self.rows, self.units, self.files, self.quarantined, self.redone = [], [], [], [], set()
+        self.pending: list[dict] = []  # pages read, not yet segmented
 
     def run(self, todo: list[InputFile]) -> None:
         started = time.time()
@@ -233,9 +237,10 @@ class _Batcher:
             entry["article_id"] = article_id
             if unit.encoding not in ("utf-8", ""):
                 log.info("decoded %s as %s", unit.file, unit.encoding)
-            self.rows += self.engine.rows({"article_id": article_id, "text": unit.text,
-                                           "source": key, "content_hash": unit.content_hash,
-                                           "run_id": self.run_id})
+            self.pending.append({"article_id": article_id, "text": unit.text, "source": key,
+                                 "content_hash": unit.content_hash, "run_id": self.run_id})
+            if len(self.pending) >= self._pages_per_call():
+                self._segment_pending()
             self.counts.articles_written += 1
         self.units.append(entry)
         self.state.units[key] = entry
@@ -253,7 +258,23 @@ class _Batcher:
         self.state.owners[article_id] = key
         return article_id
 
+    def _pages_per_call(self) -> int:
+        """`segment_pages`, or fewer where that many would overfill the batch (at the rows per
+        page seen so far; one page at first), so a part stays near `batch_segments` rows."""
+        per_page = (self.segmented_rows / self.segmented_pages if self.segmented_pages
+                    else self.batch_segments)
+        room = max(self.batch_segments - len(self.rows), 1)
+        return max(1, min(self.segment_pages, math.ceil(room / max(per_page, 1e-9))))
+
+    def _segment_pending(self) -> None:
+        rows = self.engine.rows(self.pending)
+        self.segmented_pages += len(self.pending)
+        self.segmented_rows += len(rows)
+        self.rows += rows
+        self.pending = []
+
     def _commit(self) -> None:
+        self._segment_pending()
         if self.rows:
             predicted = self.engine.run(pd.DataFrame(self.rows))
             predicted["model_uri"] = self.model_uri  # (columns not in the schema are dropped)
