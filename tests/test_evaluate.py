@@ -9,7 +9,12 @@ from topicstance import corpus, plots
 from topicstance.labels import Taxonomy
 from topicstance.metrics import compute_metrics, report
 from topicstance.models import build_model, load_model
-from topicstance.models.base import THRESHOLD_GRID, tune_thresholds
+from topicstance.models.base import (
+    THRESHOLD_GRID,
+    shift_stance,
+    tune_stance_offsets,
+    tune_thresholds,
+)
 
 
 @pytest.fixture(scope="module")
@@ -341,3 +346,46 @@ def test_worst_misclassified_puts_the_surest_mistakes_first(taxonomy):
     assert worst["error"].tolist() == ["topic+stance", "stance", "stance"]
     assert worst.loc[0, "true_topics"] == f"{taxonomy.topics[0]}, {taxonomy.topics[1]}"
     assert worst["cost"].is_monotonic_decreasing
+
+
+def test_stance_offsets_shift_priors_towards_what_real_text_needs(taxonomy, tmp_path):
+    """`tune_stance_offsets` shifts the sides' log-priors where the model under-calls them, keeps
+    the reference stance at 0, and lets the gate's "not about the war" win over any shift; a
+    model fitted with `stance_offsets` decides with its shifts and saves and restores them."""
+    import datasets
+    from omegaconf import OmegaConf
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    # the model sees each side, but too faintly: the true side gets 0.3, neutral 0.4
+    stances = np.full((600, 3), 0.2)
+    stances[np.arange(600), truth] = 0.3
+    stances[:, 2] = np.where(truth == 2, 0.6, 0.4)
+    stances /= stances.sum(axis=1, keepdims=True)
+    assert (stances.argmax(axis=1) == 2).all()  # unshifted: never a side
+    offsets = tune_stance_offsets(stances, np.ones(600), truth, reference=2)
+    assert offsets[2] == 0 and (offsets[:2] > 0).all()
+    assert (shift_stance(stances, offsets).argmax(axis=1) == truth).mean() > 0.95
+    np.testing.assert_allclose(shift_stance(stances, offsets).sum(axis=1), 1.0)
+    # with every row judged not about the war, no shift can give a side: none is made
+    assert not tune_stance_offsets(stances, np.zeros(600), truth, reference=2).any()
+
+    records = [{**r, "source": "coverage"} for r in tiny_corpus(16)]
+    train_rows, dev_rows = corpus.split_by_article(datasets.Dataset.from_list(records), 0.25, 0)
+    train, dev = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
+    article = compose_config_model("tfidf_article")
+    article.pop("defaults")
+    model = build_model(OmegaConf.merge(compose_config_model("tfidf_linear"), article,
+                                        {"gate": None}), taxonomy)
+    model.fit(train, dev)
+    assert model.stance_offsets[taxonomy.stances.index("neutral")] == 0
+    pro_ukraine = taxonomy.stances.index("pro_ukraine")
+    model.stance_offsets = np.zeros(3)
+    before = model.predict_frame(dev.texts, dev.contexts, dev.article_ids)
+    model.stance_offsets[pro_ukraine] = 5.0
+    after = model.predict_frame(dev.texts, dev.contexts, dev.article_ids)
+    assert (after["stance"] == "pro_ukraine").sum() > (before["stance"] == "pro_ukraine").sum()
+    restored = load_model(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(restored.stance_offsets, model.stance_offsets)
+    pd.testing.assert_frame_equal(
+        restored.predict_frame(dev.texts, dev.contexts, dev.article_ids), after)

@@ -57,10 +57,8 @@ class RelevanceGate:
         contexts = contexts or [""] * len(texts)
         return self.classifier.predict_proba(self._x(texts, contexts))[:, 1]
 
-    def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray,
-              article_ids=None):
-        if not len(texts):
-            return topic_scores, stance_scores
+    def about_war(self, texts, contexts, article_ids=None) -> np.ndarray:
+        """The p each text is gated with: its own, blended with its article's mean."""
         p = self.probability(texts, contexts)
         weight = float(self.params.get("article_weight", 0.0))
         if weight and article_ids is not None:
@@ -68,7 +66,13 @@ class RelevanceGate:
             # whole, does not: blend each segment's p with its article's mean.
             article_mean = pd.Series(p).groupby(np.asarray(article_ids, dtype=str)).transform("mean")
             p = (1 - weight) * p + weight * article_mean.to_numpy()
-        p = p[:, None]
+        return p
+
+    def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray,
+              article_ids=None):
+        if not len(texts):
+            return topic_scores, stance_scores
+        p = self.about_war(texts, contexts, article_ids)[:, None]
         topics = topic_scores.copy()
         topics[:, self.gated_topics] *= p
         neutral = np.zeros_like(stance_scores)
