@@ -1,7 +1,8 @@
 """The texts every measurement uses, loaded once: the bench's training split, the labeled sets
 it scores (dev, the seed pages, the coverage test part) and the news segments it times."""
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from topicstance import corpus
 from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
+from topicstance.models.article import take
 from topicstance.pipelines.train import _coverage_sources
 
 
@@ -51,12 +53,16 @@ def load(cfg, no_side: str) -> BenchData:
 
 
 def subset(split: LabeledSplit, n: int | None, seed: int) -> LabeledSplit:
-    """`n` segments of `split` drawn at random (all of them when `n` is None or larger)."""
+    """About `n` segments of `split` as whole articles drawn at random (the article stage reads
+    an article's segments together); all of them when `n` is None or larger."""
     if n is None or n >= len(split):
         return split
-    keep = np.sort(np.random.default_rng(seed).choice(len(split), int(n), replace=False))
-    return replace(split, texts=[split.texts[i] for i in keep], topics=split.topics[keep],
-                   stances=split.stances[keep],
-                   contexts=[split.contexts[i] for i in keep] if split.contexts else None,
-                   about_war=split.about_war[keep] if split.about_war is not None else None,
-                   article_ids=[split.article_ids[i] for i in keep] if split.article_ids else None)
+    sizes = Counter(split.article_ids)
+    articles = list(sizes)
+    chosen, count = set(), 0
+    for i in np.random.default_rng(seed).permutation(len(articles)):
+        if count >= n:
+            break
+        chosen.add(articles[i])
+        count += sizes[articles[i]]
+    return take(split, np.array([i for i, a in enumerate(split.article_ids) if a in chosen]))

@@ -72,8 +72,10 @@ def render(result: dict, source: Path) -> str:
             "their article context, `predict_frame` (what the job calls) in batches of "
             f"{result['inference'][0]['batch']}; latency is per batch. Macro-F1 beside each row: "
             "dev (written text like the training data), the five seed pages and the coverage "
-            "test part (real text no model trained on). `auto` marks the precision "
-            "`precision: auto` picks on this CPU."), ""]
+            "test part (real text no model trained on)"
+            + (f", each at most about {result['config']['metric_segments']:,} segments (whole "
+               "articles drawn at random)" if result["config"].get("metric_segments") else "")
+            + ". `auto` marks the precision `precision: auto` picks on this CPU."), ""]
     sets = [k.split("/")[0] for k in result["inference"][0] if k.endswith("/topic_macro_f1")]
     header = ["model", "precision", "backend", "seg/s", "x naive", "p50 ms", "p95 ms",
               *[f"{s} topic / stance" for s in sets]]
@@ -106,8 +108,10 @@ def render(result: dict, source: Path) -> str:
                     for t in checks) + ".", ""]
 
     out += ["## Segmenting", "",
-            ("Read, decode, split into articles and cut into segments, as the job does, over the "
-            "bundled pages; HTML: the same pages served as HTML pages, through trafilatura; "
+            ("Read, decode, split into articles and cut into segments, as the job does"
+            + (f" ({result['config']['segment_pages']} pages per call)"
+               if result["config"].get("segment_pages") else "")
+            + ", over the bundled pages; HTML: the same pages served as HTML pages, through trafilatura; "
             "patterns only: plain text without the learned furniture detector, what it costs."),
             ""]
     out += _table(["input", "pages", "articles", "segments", "MB", "articles/s", "pages/s", "MB/s"],

@@ -354,3 +354,27 @@ def test_body_text_mentioning_prompt_words_is_kept(rules_segmenter):
     headline = "Drone strike on Kharkiv destroys a school, mayor says"
     segs = rules_segmenter.segment_article(Article("art", f"{headline}\n{body}\n{short}\n", "x"))
     assert [s.text for s in segs] == [headline, body, short]
+
+
+def test_the_fitted_furniture_detector_is_kept_for_the_next_process(tmp_path, raw_pages):
+    """`make predict` does not refit the detector each run: it is stored under its training
+    files' and settings' fingerprint; an unreadable stored copy is refitted and replaced."""
+    from conftest import compose_config
+    from topicstance.furniture import trained_detector
+
+    learned = compose_config("predict", tmp_path, ["input=unused", "output=unused"]
+                             ).segmenter.furniture_model
+    args = (learned.sources, learned.coverage_pages, learned.split, learned.seed_pages,
+            learned.seed_segments, float(learned.threshold), int(learned.max_words),
+            int(learned.min_page_lines), str(tmp_path / "store"))
+    fit = trained_detector.__wrapped__  # past the in-process cache: as a new process would
+    pages = [[" ".join(line.split()) for line in text.splitlines() if line.strip()]
+             for text in raw_pages.values()]
+    fitted = fit(*args)
+    [stored] = (tmp_path / "store").glob("furniture-*.joblib")
+    loaded = fit(*args)
+    assert loaded is not fitted and loaded.furniture(pages) == fitted.furniture(pages)
+    assert any(any(flags) for flags in fitted.furniture(pages))
+    stored.write_bytes(b"half a file")
+    assert fit(*args).furniture(pages) == fitted.furniture(pages)
+    assert stored.stat().st_size > 1000  # replaced by a whole detector

@@ -59,7 +59,7 @@ class Segmenter:
             furniture = trained_detector(learned.sources, learned.coverage_pages, learned.split,
                                          learned.seed_pages, learned.seed_segments,
                                          float(learned.threshold), int(learned.max_words),
-                                         int(learned.min_page_lines))
+                                         int(learned.min_page_lines), learned.get("cache_dir"))
         return cls(cfg.max_words, cfg.min_chars, cfg.boilerplate_max_words, list(cfg.abbreviations),
                    list(cfg.related_headers), cfg.related_anchor, cfg.body_line_words,
                    cfg.outlet_bullet, list(cfg.boilerplate), furniture)
