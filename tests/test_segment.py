@@ -360,21 +360,26 @@ def test_the_fitted_furniture_detector_is_kept_for_the_next_process(tmp_path, ra
     """`make predict` does not refit the detector each run: it is stored under its training
     files' and settings' fingerprint; an unreadable stored copy is refitted and replaced."""
     from conftest import compose_config
-    from topicstance.furniture import trained_detector
+    from topicstance import furniture
 
     learned = compose_config("predict", tmp_path, ["input=unused", "output=unused"]
                              ).segmenter.furniture_model
     args = (learned.sources, learned.coverage_pages, learned.split, learned.seed_pages,
             learned.seed_segments, float(learned.threshold), int(learned.max_words),
             int(learned.min_page_lines), str(tmp_path / "store"))
-    fit = trained_detector.__wrapped__  # past the in-process cache: as a new process would
+
+    def new_process():
+        furniture._FITTED.clear()  # what a new process starts with
+        return furniture.trained_detector(*args)
+
     pages = [[" ".join(line.split()) for line in text.splitlines() if line.strip()]
              for text in raw_pages.values()]
-    fitted = fit(*args)
+    fitted = new_process()
     [stored] = (tmp_path / "store").glob("furniture-*.joblib")
-    loaded = fit(*args)
+    loaded = new_process()
     assert loaded is not fitted and loaded.furniture(pages) == fitted.furniture(pages)
     assert any(any(flags) for flags in fitted.furniture(pages))
+    assert furniture.trained_detector(*args) is loaded  # within a process: the same one
     stored.write_bytes(b"half a file")
-    assert fit(*args).furniture(pages) == fitted.furniture(pages)
+    assert new_process().furniture(pages) == fitted.furniture(pages)
     assert stored.stat().st_size > 1000  # replaced by a whole detector

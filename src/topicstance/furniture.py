@@ -201,7 +201,9 @@ def _page_lines(path: Path) -> list[str]:
             if line.strip()]
 
 
-@functools.cache
+_FITTED: dict[str, FurnitureDetector] = {}  # this process's detectors, by fingerprint
+
+
 def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pages: str,
                      seed_segments: str, threshold: float, max_words: int, min_page_lines: int,
                      cache_dir: str | None = None) -> FurnitureDetector:
@@ -215,22 +217,37 @@ def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pa
     digest = hashlib.sha256(json.dumps(settings, default=str).encode())
     for path in files:
         digest.update(path.name.encode() + path.read_bytes())
-    cached = Path(cache_dir) / f"furniture-{digest.hexdigest()[:20]}.joblib" if cache_dir else None
-    if cached is not None and cached.exists():
-        try:
-            return joblib.load(cached)
-        except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError,
-                pickle.UnpicklingError) as e:  # unreadable or foreign: refit and replace it
-            log.warning("refitting the furniture detector: cannot read %s (%s)", cached, e)
-    pages, labels = training_pages(Path(sources_file), Path(coverage_pages), split,
-                                   Path(seed_pages), Path(seed_segments))
-    detector = FurnitureDetector(threshold, max_words, min_page_lines).fit(pages, labels)
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-            joblib.dump(detector, partial)
-            os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or none
-        except OSError as e:
-            log.warning("furniture detector not cached (%s); the next run fits it again", e)
-    return detector
+    key = digest.hexdigest()[:20]
+    if key not in _FITTED:
+        cached = Path(cache_dir) / f"furniture-{key}.joblib" if cache_dir else None
+        detector = _load(cached)
+        if detector is None:
+            pages, labels = training_pages(Path(sources_file), Path(coverage_pages), split,
+                                           Path(seed_pages), Path(seed_segments))
+            detector = FurnitureDetector(threshold, max_words, min_page_lines).fit(pages, labels)
+            _store(detector, cached)
+        _FITTED[key] = detector
+    return _FITTED[key]
+
+
+def _load(cached: Path | None) -> FurnitureDetector | None:
+    if cached is None or not cached.exists():
+        return None
+    try:
+        return joblib.load(cached)
+    except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError,
+            pickle.UnpicklingError) as e:  # unreadable or foreign: refit and replace it
+        log.warning("refitting the furniture detector: cannot read %s (%s)", cached, e)
+        return None
+
+
+def _store(detector: FurnitureDetector, cached: Path | None) -> None:
+    if cached is None:
+        return
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        joblib.dump(detector, partial)
+        os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or none
+    except OSError as e:
+        log.warning("furniture detector not cached (%s); the next run fits it again", e)
