@@ -26,9 +26,10 @@ import numpy as np
 import sklearn
 from scipy.sparse import csr_matrix, hstack
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
+
+from topicstance.ngrams import FastTfidfVectorizer
 
 _DIGIT = re.compile(r"\d")
 log = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ class FurnitureDetector:
     def __init__(self, threshold: float, max_words: int, min_page_lines: int):
         self.threshold, self.max_words = float(threshold), int(max_words)
         self.min_page_lines = int(min_page_lines)
-        self.words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3,
-                                     sublinear_tf=True, lowercase=False)
+        self.words = FastTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        self.chars = FastTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3,
+                                         sublinear_tf=True, lowercase=False)
         self.classifier = _text_model()
         # early_stopping off by name: scikit-learn's "auto" turns it on past 10,000 lines,
         # holding out a random tenth of them, and the training pages crossed that bound.
@@ -202,6 +203,7 @@ def _page_lines(path: Path) -> list[str]:
 
 
 _FITTED: dict[str, FurnitureDetector] = {}  # this process's detectors, by fingerprint
+_CACHE_FORMAT = 2  # raise when what a pickled detector holds changes (2: FastTfidfVectorizer)
 
 
 def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pages: str,
@@ -211,7 +213,7 @@ def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pa
     and kept in `cache_dir` (when given) for the next process while its training files and
     settings are unchanged: a daily `make predict` does not refit it."""
     settings = [sources_file, coverage_pages, split, seed_pages, seed_segments, threshold,
-                max_words, min_page_lines, sklearn.__version__]
+                max_words, min_page_lines, sklearn.__version__, _CACHE_FORMAT]
     files = [Path(sources_file), Path(seed_segments), *sorted(Path(coverage_pages).glob("*.txt")),
              *sorted(Path(seed_pages).glob("*.txt"))]
     digest = hashlib.sha256(json.dumps(settings, default=str).encode())

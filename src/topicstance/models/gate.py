@@ -15,10 +15,10 @@ import joblib
 import numpy as np
 import pandas as pd
 from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from topicstance.labels import Taxonomy
+from topicstance.ngrams import FastTfidfVectorizer
 
 GATE_FILE = "relevance_gate.joblib"
 
@@ -40,10 +40,10 @@ class RelevanceGate:
         if len(set(about_war.tolist())) < 2:
             raise ValueError("the relevance gate needs training texts of both kinds "
                              "(about the war and not)")
-        self.text_features = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                             strip_accents="unicode")
-        self.context_features = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                                strip_accents="unicode")
+        self.text_features = FastTfidfVectorizer(ngram_range=(1, 2), min_df=2,
+                                                 sublinear_tf=True, strip_accents="unicode")
+        self.context_features = FastTfidfVectorizer(ngram_range=(1, 2), min_df=2,
+                                                    sublinear_tf=True, strip_accents="unicode")
         contexts = train.contexts or [""] * len(train.texts)
         self.text_features.fit(train.texts)
         self.context_features.fit(contexts)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import joblib
 import numpy as np
 from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
 from topicstance.models.base import TopicStanceModel
+from topicstance.ngrams import FastTfidfVectorizer
 
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
@@ -32,15 +32,16 @@ class TfidfLinearModel(TopicStanceModel):
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
         p = self.params
         self.features = FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=(1, int(p["word_ngram_max"])), min_df=int(p["min_df"]),
-                                     sublinear_tf=True, strip_accents="unicode", lowercase=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngram"]),
-                                     min_df=int(p["min_df"]), sublinear_tf=True, lowercase=True,
-                                     max_features=int(p["max_char_features"]))),
+            ("word", FastTfidfVectorizer(ngram_range=(1, int(p["word_ngram_max"])),
+                                         min_df=int(p["min_df"]), sublinear_tf=True,
+                                         strip_accents="unicode", lowercase=True)),
+            ("char", FastTfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngram"]),
+                                         min_df=int(p["min_df"]), sublinear_tf=True, lowercase=True,
+                                         max_features=int(p["max_char_features"]))),
         ])
         self.context_features = None
         if float(p.get("context_weight", 0)) > 0 and train.contexts is not None:
-            self.context_features = TfidfVectorizer(
+            self.context_features = FastTfidfVectorizer(
                 ngram_range=(1, int(p["word_ngram_max"])), min_df=2, sublinear_tf=True,
                 strip_accents="unicode", lowercase=True).fit(train.contexts)
         self.features.fit(train.texts)

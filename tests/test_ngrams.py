@@ -1,0 +1,75 @@
+"""The numpy n-gram counting gives exactly scikit-learn's TF-IDF matrix."""
+
+import json
+import pickle
+
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from topicstance.config import PROJECT_ROOT
+from topicstance.ngrams import FastTfidfVectorizer
+
+TRICKY = [
+    "Zelenskyy's “peace” plan — café naïve  İstanbul ﬁnance ẞ ΣΑΣ ½ x² ℌello 𝔘nicode",
+    "", "   ", "a", "a b c", "I", "x\u00a0y\u2003z\tq\n\n w \x1c v", "日本語のテキスト 中文",
+    "e\u0301 cafe\u0301", "under_score __ 42 4 ab-cd", "🙂🙂 test", "end.",
+]
+
+# The settings the models use (segment, context, gate, furniture detector) and two more.
+SETTINGS = [
+    {"ngram_range": (1, 2), "sublinear_tf": True, "strip_accents": "unicode"},
+    {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "max_features": 20000},
+    {"analyzer": "char_wb", "ngram_range": (2, 4), "min_df": 3, "sublinear_tf": True,
+     "lowercase": False},
+    {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True},
+    {"ngram_range": (2, 3), "lowercase": False, "norm": None, "use_idf": False},
+    {"analyzer": "char_wb", "ngram_range": (3, 3)},
+]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    with open(PROJECT_ROOT / "data/labeled/seeds.jsonl", encoding="utf-8") as f:
+        seeds = [json.loads(line)["text"] for line in f]
+    return seeds + TRICKY
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_fast_transform_equals_scikit_learn(texts, settings):
+    train, test = texts[::2] + TRICKY, texts[1::2] + TRICKY
+    expected = TfidfVectorizer(**settings).fit(train).transform(test)
+    fast = FastTfidfVectorizer(**settings).fit(train)
+    assert "_vocabulary_table" not in fast.__dict__
+    got = fast.transform(test)
+    assert "_vocabulary_table" in fast.__dict__  # the numpy path ran
+    assert got.shape == expected.shape and (got != expected).nnz == 0
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_batches_of_only_short_or_empty_documents(texts, settings):
+    fast, slow = FastTfidfVectorizer(**settings).fit(texts), TfidfVectorizer(**settings).fit(texts)
+    for batch in ([""], ["", ""], ["a"], ["I", ""], [" "], ["ab"], ["to", "be"]):
+        assert (fast.transform(batch) != slow.transform(batch)).nnz == 0, batch
+
+
+def test_a_pickled_vectorizer_rebuilds_its_table_and_gives_the_same(texts):
+    fast = FastTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(texts)
+    before = fast.transform(texts)
+    restored = pickle.loads(pickle.dumps(fast))
+    assert "_vocabulary_table" not in restored.__dict__
+    assert (restored.transform(texts) != before).nnz == 0
+
+
+@pytest.mark.parametrize("settings", [{"analyzer": "char", "ngram_range": (2, 3)},
+                                      {"stop_words": ["the"]}, {"binary": True}], ids=str)
+def test_settings_it_does_not_cover_go_through_scikit_learn(texts, settings):
+    fast = FastTfidfVectorizer(**settings).fit(texts)
+    got = fast.transform(texts)
+    assert "_vocabulary_table" not in fast.__dict__
+    assert (got != TfidfVectorizer(**settings).fit(texts).transform(texts)).nnz == 0
+
+
+def test_a_document_holding_the_separator_is_counted_by_scikit_learn(texts):
+    odd = texts[:5] + ["null\0byte in the middle"]
+    fast = FastTfidfVectorizer().fit(texts + odd)
+    assert (fast.transform(odd) != TfidfVectorizer().fit(texts + odd).transform(odd)).nnz == 0
