@@ -138,12 +138,12 @@ def _shape(page: list[str], rows: list[int] | None = None) -> np.ndarray:
         words = line.split()
         before = sizes[i - 1] if i > 0 else 0
         after = sizes[i + 1] if i + 1 < len(page) else 0
-        letters = [c for c in line if c.isalpha()]
+        letters = sum(map(str.isalpha, line))
         end = line.rstrip()[-1:]
         out.append([
             min(len(words), 60) / 60, float(len(words) <= 3), float(len(words) <= 8),
-            sum(c.isupper() for c in letters) / max(len(letters), 1),
-            sum(w[:1].isupper() for w in words) / max(len(words), 1),
+            sum(map(str.isupper, line)) / max(letters, 1),
+            sum(map(str.isupper, [w[0] for w in words])) / max(len(words), 1),
             float(bool(_DIGIT.search(line))), float(end in ".!?\"'”’"),
             float(end == ":"), i / max(len(page) - 1, 1),
             float(i == 0), float(i == len(page) - 1), float(counts[line] > 1),
@@ -152,7 +152,7 @@ def _shape(page: list[str], rows: list[int] | None = None) -> np.ndarray:
             float(i < first_body), float(i > last_body), float(first_body < i < last_body),
             float(i == 0 or (i == 1 and sizes[0] <= 3)),
             float("|" in line or "•" in line or "·" in line),
-            float(bool(letters) and not any(c.islower() for c in letters)),
+            float(letters > 0 and not any(map(str.islower, line))),
         ])
     return np.asarray(out, dtype=float).reshape(len(out), -1)
 
@@ -162,14 +162,15 @@ def _neighbours(page: list[str], text_score: np.ndarray, max_words: int, rows) -
     the rest of the page above and below (teasers and widgets come in runs; a crosshead sits
     among body paragraphs). A long line counts as body (0), the page's edge as furniture (1)."""
     score = np.where([len(line.split()) <= max_words for line in page], text_score, 0.0)
-    out = []
-    for i in rows:
-        before = score[i - 1] if i > 0 else 1.0
-        after = score[i + 1] if i + 1 < len(page) else 1.0
-        out.append([before, after, max(before, after), min(before, after),
-                    score[:i].mean() if i > 0 else 1.0,
-                    score[i + 1:].mean() if i + 1 < len(page) else 1.0])
-    return np.asarray(out, dtype=float).reshape(len(out), 6)
+    rows = np.fromiter(rows, dtype=int)
+    edged = np.concatenate([[1.0], score, [1.0]])
+    before, after = edged[rows], edged[rows + 2]
+    running = np.concatenate([[0.0], np.cumsum(score)])
+    below = len(page) - 1 - rows
+    above_mean = np.where(rows > 0, running[rows] / np.maximum(rows, 1), 1.0)
+    below_mean = np.where(below > 0, (running[-1] - running[rows + 1]) / np.maximum(below, 1), 1.0)
+    return np.column_stack([before, after, np.maximum(before, after), np.minimum(before, after),
+                            above_mean, below_mean])
 
 
 def training_pages(sources_file: Path, coverage_pages: Path, split: str, seed_pages: Path,
@@ -203,7 +204,7 @@ def _page_lines(path: Path) -> list[str]:
 
 
 _FITTED: dict[str, FurnitureDetector] = {}  # this process's detectors, by fingerprint
-_CACHE_FORMAT = 2  # raise when what a pickled detector holds changes (2: FastTfidfVectorizer)
+_CACHE_FORMAT = 3  # raise when a fitted detector changes (2: FastTfidfVectorizer; 3: features)
 
 
 def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pages: str,
