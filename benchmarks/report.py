@@ -66,11 +66,14 @@ def render(result: dict, source: Path) -> str:
                 f"{naive['max_abs_diff_vs_model_fp32']:.1e}. Every `x naive` below is a ratio "
                 "to it."), ""]
 
+    first = result["inference"][0]
+    calls = (f"throughput in calls of {first['batch']} texts, latency per call of "
+             f"{first.get('latency_batch', first['batch'])}")
     out += ["## Inference of each model family", "",
-            (f"{result['inference'][0]['segments']} real labeled segments of "
+            (f"{first['segments']} real labeled segments of "
             f"{result['config']['speed_words'][0]}-{result['config']['speed_words'][1]} words with "
-            "their article context, `predict_frame` (what the job calls) in batches of "
-            f"{result['inference'][0]['batch']}; latency is per batch. Macro-F1 beside each row: "
+            f"their article context, `predict_frame` (what the job calls): {calls}. "
+            "Macro-F1 beside each row: "
             "dev (written text like the training data), the five seed pages and the coverage "
             "test part (real text no model trained on)"
             + (f", each at most about {result['config']['metric_segments']:,} segments (whole "

@@ -58,7 +58,8 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["training"].append(record)
         result["student"] = {"model": record["model"],
                              "precision": student.inference_settings()["precision"],
-                             **families.measure(student, data, int(cfg.latency_batch)),
+                             **families.measure(student, data, int(cfg.latency_batch),
+                                                   int(cfg.throughput_batch)),
                              **families.metrics(student, data)}
         result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
                                                float(cfg.roofline_seconds),

@@ -73,3 +73,18 @@ def test_the_local_engine_never_cuts_an_article():
     rows = pd.DataFrame({"article_id": list("aaabbc"), "text": list("uvwxyz")})
     batches = [b["article_id"].tolist() for b in _batches(rows, 2)]
     assert batches == [["a", "a", "a"], ["b", "b"], ["c"]]
+
+
+def test_a_batch_scored_in_parts_on_threads_scores_as_one(article_model):
+    texts = [row["text"] for row in tiny_corpus(120)][:700]  # big enough for two parts
+    article_ids = [row["article_id"] for row in tiny_corpus(120)][:700]
+    assert len(texts) == 700
+    threads = article_model.params["threads"]
+    try:
+        article_model.params["threads"] = 1
+        alone = article_model.predict_frame(texts, article_ids=article_ids)
+        article_model.params["threads"] = 2
+        in_parts = article_model.predict_frame(texts, article_ids=article_ids)
+    finally:
+        article_model.params["threads"] = threads
+    pd.testing.assert_frame_equal(alone, in_parts)
