@@ -38,12 +38,17 @@ def make_input(folder: Path, pages: list[Path], segments_per_copy: int, segments
             shutil.copy(page, copy / page.name)
 
 
-def run_job(input_dir: Path, output: Path, model_uri: str, experiments: Path) -> dict:
-    """One `topicstance-predict` run: its record, wall seconds and peak RSS."""
+def run_job(input_dir: Path, output: Path, model_uri: str, experiments: Path,
+            furniture_cache: str | None) -> dict:
+    """One `topicstance-predict` run: its record, wall seconds and peak RSS. With
+    `furniture_cache`, the job finds the furniture detector fitted there, as a daily run finds
+    the one the previous day's run stored."""
     log_file = output.parent / f"{output.name}.log"
     rss_file = output.parent / f"{output.name}.maxrss"
     command = [sys.executable, "-c", LAUNCHER, str(rss_file), str(BIN / "topicstance-predict"), f"input='{input_dir}'", f"output='{output}'",
                f"model_uri='{model_uri}'", f"paths.experiments='{experiments}'"]
+    if furniture_cache:
+        command.append(f"segmenter.furniture_model.cache_dir='{furniture_cache}'")
     env = {**os.environ, "TQDM_DISABLE": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     started = time.perf_counter()
@@ -65,13 +70,14 @@ def run_job(input_dir: Path, output: Path, model_uri: str, experiments: Path) ->
 
 
 def scale(workdir: Path, pages: list[Path], segments_per_copy: int, sizes, model_uri: str,
-          experiments: Path) -> list[dict]:
+          experiments: Path, furniture_cache: str | None) -> list[dict]:
     rows = []
     for size in sizes:
         work = workdir / f"e2e-{size}"
         shutil.rmtree(work, ignore_errors=True)
         make_input(work / "in", pages, segments_per_copy, int(size))
         rows.append({"target_segments": int(size),
-                     **run_job(work / "in", work / "out", model_uri, experiments)})
+                     **run_job(work / "in", work / "out", model_uri, experiments,
+                               furniture_cache)})
         shutil.rmtree(work, ignore_errors=True)
     return rows
