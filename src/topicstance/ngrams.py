@@ -26,6 +26,7 @@ _P = np.uint64(0x100000001B3)  # odd, so invertible mod 2**64: hash(s) = sum s[k
 _P_INVERSE = np.uint64(pow(int(_P), -1, 2**64))
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads a hash's bits before its top bits pick a slot
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_DOCUMENTS_PER_PASS = 256
 
 
 class FastTfidfVectorizer(TfidfVectorizer):
@@ -35,10 +36,15 @@ class FastTfidfVectorizer(TfidfVectorizer):
         if isinstance(raw_documents, str):
             return super().transform(raw_documents)  # scikit-learn's error for it
         documents = list(raw_documents)
-        counts = self._counts(documents) if self._counted_in_numpy(documents) else None
-        if counts is None:
+        if not documents or not self._counted_in_numpy(documents):
             return super().transform(documents)
-        return self._tfidf.transform(counts, copy=False)
+        # A few hundred documents at a time: as fast, and the n-gram arrays (~100 MB for a
+        # thousand news paragraphs at once) stay small.
+        parts = [self._counts(documents[i:i + _DOCUMENTS_PER_PASS])
+                 for i in range(0, len(documents), _DOCUMENTS_PER_PASS)]
+        if any(part is None for part in parts):
+            return super().transform(documents)
+        return self._tfidf.transform(sp.vstack(parts, format="csr"), copy=False)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -55,8 +61,6 @@ class FastTfidfVectorizer(TfidfVectorizer):
 
     def _counts(self, documents: list[str]):
         """Term counts as `CountVectorizer.transform` gives them, or None to let it do them."""
-        if not documents:
-            return None  # scikit-learn's error for it
         text = " " + f" {_SEPARATOR} ".join(documents) + " "  # each padded for char_wb
         if text.count(_SEPARATOR) != len(documents) - 1:
             return None  # a document holds the separator itself
