@@ -52,6 +52,13 @@ def test_batches_of_only_short_or_empty_documents(texts, settings):
         assert (fast.transform(batch) != slow.transform(batch)).nnz == 0, batch
 
 
+def test_a_refit_vectorizer_counts_with_its_new_vocabulary(texts):
+    fast = FastTfidfVectorizer(ngram_range=(1, 2))
+    fast.fit(texts[:40]).transform(texts[:5])
+    refit = fast.fit(texts[40:]).transform(texts[:50])
+    assert (refit != TfidfVectorizer(ngram_range=(1, 2)).fit(texts[40:]).transform(texts[:50])).nnz == 0
+
+
 def test_a_pickled_vectorizer_rebuilds_its_table_and_gives_the_same(texts):
     fast = FastTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(texts)
     before = fast.transform(texts)

@@ -91,7 +91,9 @@ class FastTfidfVectorizer(TfidfVectorizer):
                              shape=(len(documents), n_columns))
 
     def _table(self) -> _HashTable | None:
-        if "_vocabulary_table" not in self.__dict__:
+        """The vocabulary's hash table, built on first use after each fit."""
+        built = self.__dict__.get("_vocabulary_table")
+        if built is None or built[0] is not self.vocabulary_:  # a refit replaces vocabulary_
             terms = list(self.vocabulary_)
             codes = _code_points(_SEPARATOR.join(terms))
             ends = np.append(np.flatnonzero(codes == 0), len(codes))
@@ -99,8 +101,9 @@ class FastTfidfVectorizer(TfidfVectorizer):
             hashes = _span_hashes(codes, starts, ends)
             unique = len(np.unique(hashes)) == len(hashes)  # a 64-bit collision: let sklearn count
             columns = np.fromiter(self.vocabulary_.values(), dtype=np.int32, count=len(terms))
-            self._vocabulary_table = _HashTable(hashes, columns) if unique else None
-        return self._vocabulary_table
+            built = (self.vocabulary_, _HashTable(hashes, columns) if unique else None)
+            self._vocabulary_table = built
+        return built[1]
 
 
 class _HashTable:
