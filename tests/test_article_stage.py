@@ -88,3 +88,18 @@ def test_a_batch_scored_in_parts_on_threads_scores_as_one(article_model):
     finally:
         article_model.params["threads"] = threads
     pd.testing.assert_frame_equal(alone, in_parts)
+
+
+def test_the_relevance_gate_scores_a_batch_in_parts_as_one():
+    from topicstance.models.gate import RelevanceGate
+
+    taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
+    params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate)
+    params["topics"] = ["sanctions", "troop_deployment", "espionage_trial"]
+    rows = datasets.Dataset.from_list(tiny_corpus(120))
+    split = corpus.to_split(rows, taxonomy)
+    gate = RelevanceGate(taxonomy, {**params, "threads": 1}).fit(split)
+    texts = split.texts[:700]
+    alone = gate.probability(texts, None)
+    gate.params["threads"] = 2
+    assert np.array_equal(gate.probability(texts, None), alone)

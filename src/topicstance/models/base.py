@@ -69,7 +69,7 @@ class TopicStanceModel(ABC):
         if self.params.get("gate"):
             from topicstance.models.gate import RelevanceGate
 
-            self.gate = RelevanceGate(self.taxonomy, dict(self.params["gate"])).fit(train)
+            self.gate = RelevanceGate(self.taxonomy, self._gate_params()).fit(train)
         if self.params.get("stance_offsets"):
             self.stance_offsets = self._tune_stance_offsets(train, out_of_fold)
         topic_scores, stance_scores = self.scores(dev.texts, dev.contexts, dev.article_ids)
@@ -119,7 +119,7 @@ class TopicStanceModel(ABC):
 
             for fit_rows, held_rows in grouped_folds(train.article_ids,
                                                      int(self.params["article_stage"]["folds"])):
-                gate = RelevanceGate(self.taxonomy, dict(self.params["gate"]))
+                gate = RelevanceGate(self.taxonomy, self._gate_params())
                 held = take(train, held_rows)
                 about_war[held_rows] = gate.fit(take(train, fit_rows)).about_war(
                     held.texts, held.contexts, held.article_ids)
@@ -218,6 +218,10 @@ class TopicStanceModel(ABC):
             self.gate.save(directory)
         return directory
 
+    def _gate_params(self) -> dict:
+        """The gate's settings, with the model's thread count (a large batch in parts)."""
+        return {**self.params["gate"], "threads": self.params.get("threads")}
+
     @abstractmethod
     def _save(self, directory: Path) -> None:
         ...
@@ -238,7 +242,7 @@ class TopicStanceModel(ABC):
         if model.params.get("gate"):
             from topicstance.models.gate import RelevanceGate
 
-            model.gate = RelevanceGate.load(model.taxonomy, dict(model.params["gate"]),
+            model.gate = RelevanceGate.load(model.taxonomy, model._gate_params(),
                                             Path(directory))
         return model
 

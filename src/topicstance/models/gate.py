@@ -18,6 +18,7 @@ from scipy.sparse import hstack
 from sklearn.linear_model import LogisticRegression
 
 from topicstance.labels import Taxonomy
+from topicstance.models.parts import in_parts
 from topicstance.ngrams import FastTfidfVectorizer
 
 GATE_FILE = "relevance_gate.joblib"
@@ -53,9 +54,10 @@ class RelevanceGate:
         return self
 
     def probability(self, texts: list[str], contexts: list[str] | None) -> np.ndarray:
-        """P(about the war) for each text."""
-        contexts = contexts or [""] * len(texts)
-        return self.classifier.predict_proba(self._x(texts, contexts))[:, 1]
+        """P(about the war) for each text (a large batch in `threads` parts at once)."""
+        contexts = list(contexts) if contexts else [""] * len(texts)
+        return in_parts(lambda t, c: self.classifier.predict_proba(self._x(t, c))[:, 1],
+                        list(texts), contexts, self.params.get("threads"))
 
     def about_war(self, texts, contexts, article_ids=None) -> np.ndarray:
         """The p each text is gated with: its own, blended with its article's mean."""

@@ -4,14 +4,11 @@ With `context_weight` > 0 the article context (headline and previous segment) ad
 n-gram block, scaled by that weight, so "these steps" under a sanctions headline reads as
 sanctions while the segment's own words still count most.
 
-With `threads` > 1 a large batch is scored in that many parts at once: the n-gram counting
-(ngrams.py) and the sparse products run in numpy and scipy, which release the GIL, so the
-parts use as many cores. Each text's scores are its own, so the parts change nothing else.
+With `threads` > 1 a large batch is scored in that many parts at once (parts.py).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +20,13 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
 from topicstance.models.base import TopicStanceModel
+from topicstance.models.parts import in_parts
 from topicstance.ngrams import FastTfidfVectorizer
 
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
 
 WEIGHTS_FILE = "tfidf_linear.joblib"
-MIN_PART = 256  # texts per thread at least: below that a thread costs more than it saves
 
 
 class TfidfLinearModel(TopicStanceModel):
@@ -68,17 +65,9 @@ class TfidfLinearModel(TopicStanceModel):
         return hstack([x, weight * self.context_features.transform(contexts)]).tocsr()
 
     def predict_scores(self, texts, contexts=None) -> tuple[np.ndarray, np.ndarray]:
-        texts = list(texts)
-        contexts = list(contexts) if contexts is not None else None
-        parts = min(int(self.params.get("threads") or 1), len(texts) // MIN_PART)
-        if parts <= 1:
-            return self._scores(texts, contexts)
-        bounds = np.linspace(0, len(texts), parts + 1).astype(int)
-        with ThreadPoolExecutor(parts) as pool:
-            scored = list(pool.map(
-                lambda a, b: self._scores(texts[a:b], contexts[a:b] if contexts else None),
-                bounds[:-1], bounds[1:]))
-        return np.vstack([t for t, _ in scored]), np.vstack([s for _, s in scored])
+        return in_parts(self._scores, list(texts),
+                        list(contexts) if contexts is not None else None,
+                        self.params.get("threads"))
 
     def _scores(self, texts: list[str], contexts: list[str] | None):
         x = self._x(texts, contexts)
