@@ -56,6 +56,21 @@ def test_default_pretrained_path_is_the_packaged_minilm_and_loads_offline():
     assert resolved["pretrained_path"] == path
 
 
+def test_batches_by_token_count_give_each_text_its_own_embedding():
+    """Texts are tokenized, sorted by token count and padded per batch: every text still gets
+    what it gets alone (padding masked out), in the order given."""
+    model = _model("minilm_linear", batch_size=3, precision="fp32")
+    model._load_encoder(packaged_minilm())
+    texts = ["Sanctions.", "The EU agreed a new package of sanctions on Russian banks today.",
+             "Troops moved.", "A court in Moscow sentenced a journalist on espionage charges.",
+             "Kyiv said the strike hit a power plant in the east of the country overnight.",
+             "Parliament votes."]
+    together = model.embed(texts)
+    alone = np.vstack([model.embed([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(model.embed(texts[::-1]), together[::-1], atol=1e-5)
+
+
 @pytest.mark.slow
 def test_minilm_linear_fits_and_survives_a_pyfunc_round_trip(splits, tmp_path):
     train, dev = splits

@@ -119,22 +119,24 @@ class _EncoderModel(TopicStanceModel):
     def _batched(self, texts: list[str], forward, pairs: list[str] | None = None
                  ) -> list[np.ndarray]:
         """Run `forward(batch_inputs) -> tuple of tensors` over `texts` (with `pairs` as each
-        one's second text, when given) in length-sorted batches; return the outputs as arrays
-        in the original order."""
+        one's second text, when given) in batches of similar token counts; return the outputs
+        as arrays in the original order.
+
+        Everything is tokenized first and batched by token count, so a batch is padded to
+        little more than its own length (sorting by characters padded news paragraphs ~15%
+        more, all of it wasted arithmetic)."""
         self._set_threads()
-        lengths = [len(t) + (len(pairs[i]) if pairs else 0) for i, t in enumerate(texts)]
-        order = np.argsort(lengths, kind="stable")
+        encoded = self.tokenizer(texts, pairs, truncation="longest_first",
+                                 max_length=int(self.params["max_length"]))
+        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         batch_size, outputs = int(self.params["batch_size"]), []
         autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
                     if self.precision == "bf16" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
             for start in range(0, len(texts), batch_size):
-                batch = [texts[i] for i in order[start:start + batch_size]]
-                second = [pairs[i] for i in order[start:start + batch_size]] if pairs else None
-                inputs = self.tokenizer(batch, second, padding=True,
-                                        truncation="longest_first",
-                                        max_length=int(self.params["max_length"]),
-                                        return_tensors="pt")
+                inputs = self.tokenizer.pad([{key: encoded[key][i] for key in encoded}
+                                             for i in order[start:start + batch_size]],
+                                            return_tensors="pt")
                 outputs.append([o.float().numpy() for o in forward(inputs)])
         if not outputs:
             return []
