@@ -3,11 +3,12 @@
 import json
 import pickle
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topicstance.config import PROJECT_ROOT
-from topicstance.ngrams import FastTfidfVectorizer
+from topicstance.ngrams import _MIX, FastTfidfVectorizer, _HashTable
 
 TRICKY = [
     "Zelenskyy's “peace” plan — café naïve  İstanbul ﬁnance ẞ ΣΑΣ ½ x² ℌello 𝔘nicode",
@@ -80,3 +81,18 @@ def test_a_document_holding_the_separator_is_counted_by_scikit_learn(texts):
     odd = texts[:5] + ["null\0byte in the middle"]
     fast = FastTfidfVectorizer().fit(texts + odd)
     assert (fast.transform(odd) != TfidfVectorizer().fit(texts + odd).transform(odd)).nnz == 0
+
+
+def test_hash_table_finds_every_key_along_long_probe_chains():
+    """300 keys sharing one home slot (their products with the mixing constant differ only in
+    the low bits) and 300 spread ones are all found; absent keys, zero included, are not."""
+    inverse = pow(int(_MIX), -1, 2**64)
+    crowded = np.array([(2**62 + i) * inverse % 2**64 for i in range(300)], dtype=np.uint64)
+    rng = np.random.default_rng(0)
+    keys = np.unique(np.concatenate([crowded, rng.integers(1, 2**63, 300).astype(np.uint64)]))
+    table = _HashTable(keys, np.arange(len(keys), dtype=np.int32))
+    assert len(set(table._home(crowded).tolist())) == 1
+    absent = np.setdiff1d(rng.integers(0, 2**63, 500).astype(np.uint64), keys)
+    queries = np.concatenate([keys[::-1], absent, [np.uint64(0)]])
+    expected = np.concatenate([np.arange(len(keys))[::-1], np.full(len(absent) + 1, -1)])
+    assert table.get(queries).tolist() == expected.tolist()

@@ -79,11 +79,10 @@ class FastTfidfVectorizer(TfidfVectorizer):
         columns = table.get(hashes)
         found = columns >= 0
         n_columns = len(self.vocabulary_)
-        # One sort counts them: a document's n-grams, keyed by (document, column), uint32 where
-        # the keys fit (sorting them takes two thirds of the time of int64 keys).
-        key_type = np.uint32 if len(documents) * n_columns < 2**32 else np.int64
-        keys, counts = np.unique((doc[found] * n_columns + columns[found]).astype(key_type),
-                                 return_counts=True)
+        # One sort counts them: a document's n-grams, keyed by (document, column).
+        keys = doc[found] * n_columns + columns[found]
+        keys, counts = (_unique_counts_32(keys.astype(np.uint32))
+                        if len(documents) * n_columns < 2**32 else np.unique(keys, return_counts=True))
         rows = keys // n_columns
         indptr = np.zeros(len(documents) + 1, dtype=np.int32)
         np.cumsum(np.bincount(rows, minlength=len(documents)), out=indptr[1:])
@@ -128,19 +127,34 @@ class _HashTable:
         return ((hashes * _MIX) >> np.uint64(64 - self.bits)).astype(np.int64)
 
     def get(self, hashes: np.ndarray) -> np.ndarray:
-        """The column of each hash, -1 where it is not in the table."""
-        out = np.full(len(hashes), -1, dtype=np.int64)
+        """The column of each hash, -1 where it is not in the table.
+
+        Most hashes are settled at their home slot (found, or the slot is empty), so that first
+        probe runs over whole arrays; only the rest walk on (an empty slot's key 0 never
+        matters: its value is -1 either way)."""
         slots = self._home(hashes)
-        pending = np.arange(len(hashes))
+        value = self.values[slots]
+        out = np.where(self.keys[slots] == hashes, value, -1)
+        pending = np.flatnonzero((value >= 0) & (out < 0))
+        slots = slots[pending]
         while pending.size:
-            slot = slots[pending]
-            value = self.values[slot]
-            hit = (value >= 0) & (self.keys[slot] == hashes[pending])
+            slots = (slots + 1) & ((1 << self.bits) - 1)
+            value = self.values[slots]
+            hit = (value >= 0) & (self.keys[slots] == hashes[pending])
             out[pending[hit]] = value[hit]
             probe_on = (value >= 0) & ~hit
-            pending, slot = pending[probe_on], slot[probe_on]
-            slots[pending] = (slot + 1) & ((1 << self.bits) - 1)
+            pending, slots = pending[probe_on], slots[probe_on]
         return out
+
+
+def _unique_counts_32(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, return_counts=True)` for uint32 keys, sorted in two 16-bit passes:
+    numpy's stable sort of 16-bit integers is a radix sort (linear), while it sorts 32-bit ones
+    by comparisons; 1.5x faster on a few hundred thousand n-grams."""
+    keys = keys[np.argsort(keys.astype(np.uint16), kind="stable")]
+    keys = keys[np.argsort((keys >> 16).astype(np.uint16), kind="stable")]
+    starts = np.flatnonzero(np.concatenate(([keys.size > 0], keys[1:] != keys[:-1])))
+    return keys[starts], np.diff(np.append(starts, len(keys)))
 
 
 def _char_wb_ngrams(codes: np.ndarray, min_n: int, max_n: int):
