@@ -1,6 +1,9 @@
 """The article stage reads each segment with its context and its whole article."""
 
+import pickle
+
 import datasets
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +14,7 @@ from topicstance import corpus
 from topicstance.config import CONF_DIR
 from topicstance.engines.local import _batches
 from topicstance.labels import Taxonomy
-from topicstance.models import build_model
+from topicstance.models import build_model, load_model
 from topicstance.models.article import features, grouped_folds
 
 
@@ -103,3 +106,19 @@ def test_the_relevance_gate_scores_a_batch_in_parts_as_one():
     alone = gate.probability(texts, None)
     gate.params["threads"] = 2
     assert np.array_equal(gate.probability(texts, None), alone)
+
+
+def test_a_model_saved_with_joblib_parts_still_loads(article_model, tmp_path):
+    """Parts are pickled (`*.pkl`); a model logged before that, with `*.joblib` parts, loads and
+    predicts the same."""
+    texts = [row["text"] for row in tiny_corpus(4)]
+    expected = article_model.predict_frame(texts)
+    directory = article_model.save(tmp_path / "model")
+    parts = sorted(directory.glob("*.pkl"))
+    assert [p.name for p in parts] == ["article_stage.pkl", "tfidf_linear.pkl"]
+    pd.testing.assert_frame_equal(load_model(directory).predict_frame(texts), expected)
+    for part in parts:
+        with open(part, "rb") as f:
+            joblib.dump(pickle.load(f), part.with_suffix(".joblib"))
+        part.unlink()
+    pd.testing.assert_frame_equal(load_model(directory).predict_frame(texts), expected)

@@ -375,7 +375,7 @@ def test_the_fitted_furniture_detector_is_kept_for_the_next_process(tmp_path, ra
     pages = [[" ".join(line.split()) for line in text.splitlines() if line.strip()]
              for text in raw_pages.values()]
     fitted = new_process()
-    [stored] = (tmp_path / "store").glob("furniture-*.joblib")
+    [stored] = (tmp_path / "store").glob("furniture-*.pkl")
     loaded = new_process()
     assert loaded is not fitted and loaded.furniture(pages) == fitted.furniture(pages)
     assert any(any(flags) for flags in fitted.furniture(pages))

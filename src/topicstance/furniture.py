@@ -21,7 +21,6 @@ import pickle
 import re
 from pathlib import Path
 
-import joblib
 import numpy as np
 import sklearn
 from scipy.sparse import csr_matrix, hstack
@@ -29,6 +28,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
+from topicstance import pickled
 from topicstance.ngrams import FastTfidfVectorizer
 
 _DIGIT = re.compile(r"\d")
@@ -204,7 +204,7 @@ def _page_lines(path: Path) -> list[str]:
 
 
 _FITTED: dict[str, FurnitureDetector] = {}  # this process's detectors, by fingerprint
-_CACHE_FORMAT = 3  # raise when a fitted detector changes (2: FastTfidfVectorizer; 3: features)
+_CACHE_FORMAT = 4  # raise when a fitted detector changes (2: FastTfidfVectorizer; 3: features; 4: pickled)
 
 
 def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pages: str,
@@ -222,7 +222,7 @@ def trained_detector(sources_file: str, coverage_pages: str, split: str, seed_pa
         digest.update(path.name.encode() + path.read_bytes())
     key = digest.hexdigest()[:20]
     if key not in _FITTED:
-        cached = Path(cache_dir) / f"furniture-{key}.joblib" if cache_dir else None
+        cached = Path(cache_dir) / f"furniture-{key}.pkl" if cache_dir else None
         detector = _load(cached)
         if detector is None:
             pages, labels = training_pages(Path(sources_file), Path(coverage_pages), split,
@@ -237,7 +237,7 @@ def _load(cached: Path | None) -> FurnitureDetector | None:
     if cached is None or not cached.exists():
         return None
     try:
-        return joblib.load(cached)
+        return pickled.load(cached)
     except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError,
             pickle.UnpicklingError) as e:  # unreadable or foreign: refit and replace it
         log.warning("refitting the furniture detector: cannot read %s (%s)", cached, e)
@@ -250,7 +250,7 @@ def _store(detector: FurnitureDetector, cached: Path | None) -> None:
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        joblib.dump(detector, partial)
+        pickled.dump(detector, partial)
         os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or none
     except OSError as e:
         log.warning("furniture detector not cached (%s); the next run fits it again", e)

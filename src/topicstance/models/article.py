@@ -15,13 +15,14 @@ come from copies of the family refit on article-grouped folds (see `TopicStanceM
 from dataclasses import fields, replace
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-STAGE_FILE = "article_stage.joblib"
+from topicstance import pickled
+
+STAGE_FILE = "article_stage.pkl"
 _EPS = 1e-4
 
 
@@ -51,13 +52,13 @@ class ArticleStage:
         return topics, stance
 
     def save(self, directory: Path) -> None:
-        joblib.dump({"topic_heads": self.topic_heads, "stance_head": self.stance_head},
+        pickled.dump({"topic_heads": self.topic_heads, "stance_head": self.stance_head},
                     Path(directory) / STAGE_FILE)
 
     @classmethod
     def load(cls, params: dict, directory: Path) -> "ArticleStage":
         stage = cls(params)
-        parts = joblib.load(Path(directory) / STAGE_FILE)
+        parts = pickled.load(Path(directory) / STAGE_FILE)
         stage.topic_heads, stage.stance_head = parts["topic_heads"], parts["stance_head"]
         return stage
 

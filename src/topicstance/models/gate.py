@@ -11,17 +11,17 @@ the side and the war topics off, and an unsure gate changes little.
 
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy.sparse import hstack
 from sklearn.linear_model import LogisticRegression
 
+from topicstance import pickled
 from topicstance.labels import Taxonomy
 from topicstance.models.parts import in_parts
 from topicstance.ngrams import FastTfidfVectorizer
 
-GATE_FILE = "relevance_gate.joblib"
+GATE_FILE = "relevance_gate.pkl"
 
 
 class RelevanceGate:
@@ -87,13 +87,13 @@ class RelevanceGate:
                        weight * self.context_features.transform(contexts)]).tocsr()
 
     def save(self, directory: Path) -> None:
-        joblib.dump({"text": self.text_features, "context": self.context_features,
+        pickled.dump({"text": self.text_features, "context": self.context_features,
                      "classifier": self.classifier}, Path(directory) / GATE_FILE)
 
     @classmethod
     def load(cls, taxonomy: Taxonomy, params: dict, directory: Path) -> "RelevanceGate":
         gate = cls(taxonomy, params)
-        parts = joblib.load(Path(directory) / GATE_FILE)
+        parts = pickled.load(Path(directory) / GATE_FILE)
         gate.text_features, gate.context_features = parts["text"], parts["context"]
         gate.classifier = parts["classifier"]
         return gate

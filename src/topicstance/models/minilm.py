@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import datasets
-import joblib
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -35,6 +34,7 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
+from topicstance import pickled
 from topicstance.hardware import choose_precision
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ENCODER_DIR = "encoder"
-HEADS_FILE = "heads.joblib"
+HEADS_FILE = "heads.pkl"
 FINETUNE_HEADS_FILE = "heads.pt"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
@@ -183,12 +183,12 @@ class MiniLMLinearModel(_EncoderModel):
 
     def _save(self, directory: Path) -> None:
         self._save_encoder(directory, self.encoder)
-        joblib.dump({"topic_head": self.topic_head, "stance_head": self.stance_head},
+        pickled.dump({"topic_head": self.topic_head, "stance_head": self.stance_head},
                     directory / HEADS_FILE)
 
     def _load(self, directory: Path) -> None:
         self._load_encoder(str(directory / ENCODER_DIR))
-        heads = joblib.load(directory / HEADS_FILE)
+        heads = pickled.load(directory / HEADS_FILE)
         self.topic_head, self.stance_head = heads["topic_head"], heads["stance_head"]
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import joblib
 import numpy as np
 from scipy.sparse import hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
+from topicstance import pickled
 from topicstance.models.base import TopicStanceModel
 from topicstance.models.parts import in_parts
 from topicstance.ngrams import FastTfidfVectorizer
@@ -26,7 +26,7 @@ from topicstance.ngrams import FastTfidfVectorizer
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
 
-WEIGHTS_FILE = "tfidf_linear.joblib"
+WEIGHTS_FILE = "tfidf_linear.pkl"
 
 
 class TfidfLinearModel(TopicStanceModel):
@@ -76,12 +76,12 @@ class TfidfLinearModel(TopicStanceModel):
         return self.topic_head.predict_proba(x), stance
 
     def _save(self, directory: Path) -> None:
-        joblib.dump({"features": self.features, "context_features": self.context_features,
+        pickled.dump({"features": self.features, "context_features": self.context_features,
                      "topic_head": self.topic_head, "stance_head": self.stance_head},
                     directory / WEIGHTS_FILE)
 
     def _load(self, directory: Path) -> None:
-        parts = joblib.load(directory / WEIGHTS_FILE)
+        parts = pickled.load(directory / WEIGHTS_FILE)
         self.features, self.topic_head = parts["features"], parts["topic_head"]
         self.context_features = parts.get("context_features")
         self.stance_head = parts["stance_head"]
