@@ -5,6 +5,7 @@ Written beside every segment part as `OUTPUT/articles/run_date=.../part-<run id>
 so each part's articles are complete.
 """
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -35,26 +36,38 @@ def article_rows(segments: pd.DataFrame, taxonomy: dict, dominant_share: float) 
     """
     topics, stances, no_topic = taxonomy["topics"], taxonomy["stances"], taxonomy["no_topic"]
     schema = article_schema(taxonomy)
-    rows = []
-    for article_id, group in segments.groupby("article_id", sort=False):
-        n = len(group)
-        topic_share = {t: sum(t in listed for listed in group["topics"]) / n for t in topics}
-        row = {"article_id": article_id, "title": group["text"].iloc[0],
-               "source": group["source"].iloc[0], "content_hash": group["content_hash"].iloc[0],
-               "run_id": group["run_id"].iloc[0], "segments": n,
-               "model_uri": group["model_uri"].iloc[0]}
-        row.update({f"share_{t}": share for t, share in topic_share.items()})
-        row[f"share_{no_topic}"] = sum(len(listed) == 0 for listed in group["topics"]) / n
-        row["topics"] = sorted((t for t, share in topic_share.items() if share >= dominant_share),
-                               key=lambda t: -topic_share[t])
-        mix = group["stance"].value_counts()
-        row.update({f"share_{s}": float(mix.get(s, 0)) / n for s in stances})
-        mean_prob = {s: float(group[f"prob_{s}"].mean()) for s in stances}
-        row["stance"] = max(stances, key=lambda s: mean_prob[s])
-        row["stance_confidence"] = mean_prob[row["stance"]]
-        for s in stances:
-            of_stance = group[group["stance"] == s]
-            row[f"top_{s}_segment"] = (of_stance.loc[of_stance[f"prob_{s}"].idxmax(), "segment_id"]
-                                       if len(of_stance) else None)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=schema.names)
+    if segments.empty:
+        return pd.DataFrame(columns=schema.names)
+    segments = segments.reset_index(drop=True)
+    by_article = segments.groupby("article_id", sort=False)
+    first = by_article[["text", "source", "content_hash", "run_id", "model_uri"]].first()
+    rows = pd.DataFrame({"article_id": first.index, "title": first["text"].to_numpy()},
+                        index=first.index)
+    for column in ("source", "content_hash", "run_id"):
+        rows[column] = first[column]
+    rows["segments"] = by_article.size()
+    rows["model_uri"] = first["model_uri"]
+    listed = segments["topics"].explode()  # one row per (segment, topic); NaN for none
+    shares = pd.DataFrame({f"share_{t}": (listed == t).groupby(level=0).any() for t in topics}
+                          ).groupby(segments["article_id"], sort=False).mean()
+    for t in topics:
+        rows[f"share_{t}"] = shares[f"share_{t}"]
+    rows[f"share_{no_topic}"] = listed.isna().groupby(level=0).all().groupby(
+        segments["article_id"], sort=False).mean()
+    rows["topics"] = [sorted((t for t in topics if share[f"share_{t}"] >= dominant_share),
+                             key=lambda t, share=share: -share[f"share_{t}"])
+                      for share in shares.to_dict("records")]
+    for s in stances:
+        rows[f"share_{s}"] = (segments["stance"] == s).groupby(segments["article_id"],
+                                                                sort=False).mean()
+    mean_prob = by_article[[f"prob_{s}" for s in stances]].mean()
+    best = mean_prob.to_numpy().argmax(axis=1)  # the first of equals, in taxonomy order
+    rows["stance"] = [stances[k] for k in best]
+    rows["stance_confidence"] = mean_prob.to_numpy()[np.arange(len(best)), best]
+    segment_ids = segments["segment_id"].to_numpy()
+    for s in stances:
+        of_stance = segments[segments["stance"] == s]
+        top = of_stance.groupby("article_id", sort=False)[f"prob_{s}"].idxmax()  # first of equals
+        top_id = dict(zip(top.index, segment_ids[top.to_numpy()]))
+        rows[f"top_{s}_segment"] = [top_id.get(article_id) for article_id in rows.index]
+    return rows[schema.names].reset_index(drop=True)
