@@ -100,6 +100,9 @@ def test_every_article_gets_one_rollup_row_that_agrees_with_its_segments(output)
                                                             f"prob_{stance}"].max()
         shares = {t: row[f"share_{t}"] for t in ("sanctions", "troop_deployment",
                                                  "espionage_trial", "domestic_politics")}
+        for t, share in shares.items():
+            assert share == pytest.approx(np.mean([t in listed for listed in segs["topics"]]))
+        assert row["share_other"] == pytest.approx(np.mean([len(x) == 0 for x in segs["topics"]]))
         assert set(row["topics"]) == {t for t, share in shares.items() if share >= 0.25}
         assert row["stance"] in ("pro_ukraine", "pro_russia", "neutral")
         assert 0 < row["stance_confidence"] <= 1
