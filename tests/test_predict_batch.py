@@ -286,7 +286,9 @@ def test_unreachable_tracking_server_fails_fast(store, tmp_path, seeds_dir):
 
 def test_a_second_concurrent_run_exits_at_once_touching_nothing(store, tmp_path):
     inp, out = tmp_path / "in", tmp_path / "out"
-    ids = copy_pages(inp, 30)
+    # Enough work (~15,000 segments) that the first run still holds the lock when the second,
+    # which connects to the store before it looks, gets there, on a loaded CI machine too.
+    ids = copy_pages(inp, 80)
     first = cli(store, inp, out, "batch_segments=100", wait=False)
     try:
         deadline = time.time() + 120
