@@ -383,3 +383,47 @@ def test_the_fitted_furniture_detector_is_kept_for_the_next_process(tmp_path, ra
     stored.write_bytes(b"half a file")
     assert new_process().furniture(pages) == fitted.furniture(pages)
     assert stored.stat().st_size > 1000  # replaced by a whole detector
+
+
+def test_boilerplate_patterns_match_any_case_and_must_be_written_in_lower_case(rules_segmenter):
+    """Lines are matched in lower case (case-sensitive patterns keep re's fast literal scan), so
+    a prompt in capitals still goes, and a pattern with capitals, which could never match, is
+    refused when the segmenter is built."""
+    body = "Officials in Kyiv said the new package of sanctions would take effect on Monday."
+    segs = rules_segmenter.segment_article(Article("art", f"SIGN UP FOR OUR DAILY NEWSLETTER\n"
+                                                          f"Follow Us On X\n{body}\n", "x"))
+    assert [s.text for s in segs] == [body]
+    settings = {"max_words": 80, "min_chars": 2, "boilerplate_max_words": 40,
+                "abbreviations": [], "related_headers": [], "related_anchor": "x^",
+                "body_line_words": 25, "outlet_bullet": "x^"}
+    assert Segmenter(boilerplate=[r"^\s*by \S+\s*$"], **settings).boilerplate  # escapes are fine
+    with pytest.raises(ValueError, match="Subscribe now.*lower case"):
+        Segmenter(boilerplate=["Subscribe now"], **settings)
+
+
+def test_furniture_line_shapes_count_characters_as_python_does():
+    """The detector's line features are computed over all lines of a batch at once (code points
+    through a table of str.isupper, isalpha...): they agree with Python on capitals, letters and
+    digits beyond ASCII, astral-plane letters included, and with each line's place on its page."""
+    from topicstance.furniture import _Lines, _shape
+
+    body = " ".join(["word"] * 30)
+    page = ["КИЇВ 𝐀Б", "Київ, 3 травня: «Удар»", body, "By Jane | Doe", body, "Ⅻ ٣ days ago:",
+            "КИЇВ 𝐀Б"]
+    shapes = _shape(_Lines([["one line"], page], max_words=25))
+    assert shapes.shape == (1 + 5, 23)
+    line, expected_rows = shapes[1:], [0, 1, 3, 5, 6]
+    for row, i in zip(line, expected_rows):
+        text = page[i]
+        words = text.split()
+        letters = sum(map(str.isalpha, text))
+        assert row[3] == sum(map(str.isupper, text)) / letters                    # capitals
+        assert row[4] == sum(w[0].isupper() for w in words) / len(words)          # Title Case
+        assert row[5] == any(c.isdecimal() for c in text)                         # digits
+        assert row[7] == text.endswith(":")
+        assert row[8] == i / (len(page) - 1)                                     # place
+        assert row[11] == (page.count(text) > 1)                                 # repeated
+        assert row[12] == (i > 0 and len(page[i - 1].split()) > 25)              # after body
+        assert row[19] == (2 < i < 4)                                            # inside the body
+        assert row[22] == (not any(map(str.islower, text)))                      # all capitals
+    assert shapes[0][9] == shapes[0][10] == 1  # a one-line page: both its first and last line

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import pickle
-import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ from threadpoolctl import ThreadpoolController
 from topicstance import pickled
 from topicstance.ngrams import FastTfidfVectorizer
 
-_DIGIT = re.compile(r"\d")
 log = logging.getLogger(__name__)
 
 
@@ -50,62 +49,54 @@ class FurnitureDetector:
                                                        random_state=0)
 
     def fit(self, pages: list[list[str]], labels: list[list[bool]]) -> "FurnitureDetector":
-        lines = [line for page in pages for line in page]
-        self.words.fit(lines)
-        self.chars.fit(lines)
-        shapes = np.vstack([_shape(page) for page in pages])
+        batch = _Lines(pages)
+        self.words.fit(batch.lines)
+        self.chars.fit(batch.lines)
+        shapes = _shape(batch)
         y = np.concatenate(labels).astype(int)
-        x = self._features(lines, shapes)
-        page_of = np.concatenate([[k] * len(page) for k, page in enumerate(pages)])
-        text_score = np.zeros(len(lines))
+        x = self._features(batch.lines, shapes)
+        text_score = np.zeros(len(batch.lines))
         for fold in range(2):  # out-of-fold text scores, so the combiner sees honest ones
-            held = page_of % 2 == fold
+            held = batch.page % 2 == fold
             text_score[held] = _text_model().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]
         self.classifier.fit(x, y)
-        starts = np.cumsum([0] + [len(page) for page in pages])
-        neighbours = np.vstack([
-            _neighbours(page, text_score[start:start + len(page)], self.max_words, range(len(page)))
-            for page, start in zip(pages, starts)])
+        neighbours = _neighbours(batch, text_score, self.max_words)
         self.combiner.fit(np.column_stack([text_score, shapes, neighbours]), y)
         return self
 
     def furniture(self, pages: list[list[str]]) -> list[list[bool]]:
-        """For each line of each page (stripped, non-empty), whether it is furniture. A text of
-        fewer than `min_page_lines` lines is not a page (a JSONL record, a ready-cut segment):
-        nothing in it is judged. Pages are judged together: one call of each model for all their
-        lines, as the per-call overhead of scikit-learn outweighs a page's few dozen lines."""
+        """For each line of each page (stripped, its whitespace runs made single spaces), whether
+        it is furniture. A text of fewer than `min_page_lines` lines is not a page (a JSONL
+        record, a ready-cut segment): nothing in it is judged. Pages are judged together: one
+        call of each model for all their lines, as the per-call overhead of scikit-learn
+        outweighs a page's few dozen lines."""
         flags = [[False] * len(page) for page in pages]
+        pages_judged = [k for k, page in enumerate(pages) if len(page) >= self.min_page_lines]
+        if not pages_judged:
+            return flags
         # Only short lines can be furniture, so only they are featurized (each line's features
         # are its own, its neighbours enter through `_shape`): the body's long lines cost nothing.
-        judged = {k: [i for i, line in enumerate(page) if len(line.split()) <= self.max_words]
-                  for k, page in enumerate(pages) if len(page) >= self.min_page_lines}
-        judged = {k: rows for k, rows in judged.items() if rows}
-        if not judged:
-            return flags
-        scores = iter(self._line_scores([pages[k] for k in judged], list(judged.values())))
-        for k, rows in judged.items():
-            for i, p in zip(rows, next(scores)):
-                flags[k][i] = bool(p >= self.threshold)
+        batch = _Lines([pages[k] for k in pages_judged], self.max_words)
+        if len(batch.judged):
+            is_furniture = (self._line_scores(batch) >= self.threshold).tolist()
+            for k, i, value in zip(np.array(pages_judged)[batch.page[batch.judged]].tolist(),
+                                   batch.index[batch.judged].tolist(), is_furniture):
+                flags[k][i] = value
         return flags
 
-    def _line_scores(self, pages: list[list[str]], short_rows: list[list[int]]) -> list[np.ndarray]:
-        """Furniture probability of each page's short lines (`short_rows`). The words of every
-        short line are scored first: the combiner reads each line beside its neighbours'."""
-        shapes = [_shape(page, rows) for page, rows in zip(pages, short_rows)]
-        lines = [page[i] for page, rows in zip(pages, short_rows) for i in rows]
-        word_scores = self.classifier.predict_proba(self._features(lines, np.vstack(shapes)))[:, 1]
-        features, start = [], 0
-        for page, rows, shape in zip(pages, short_rows, shapes):
-            text_score = np.zeros(len(page))
-            text_score[rows] = word_scores[start:start + len(rows)]
-            start += len(rows)
-            features.append(np.column_stack([text_score[rows], shape,
-                                             _neighbours(page, text_score, self.max_words, rows)]))
+    def _line_scores(self, batch: "_Lines") -> np.ndarray:
+        """Furniture probability of the batch's judged lines. The words of every judged line
+        are scored first: the combiner reads each line beside its neighbours'."""
+        shapes = _shape(batch)
+        text_score = np.zeros(len(batch.lines))
+        text_score[batch.judged] = self.classifier.predict_proba(
+            self._features([batch.lines[j] for j in batch.judged.tolist()], shapes))[:, 1]
+        features = np.column_stack([text_score[batch.judged], shapes,
+                                    _neighbours(batch, text_score, self.max_words)])
         # Waking an OpenMP pool for a batch of pages costs more than the trees themselves
         # (segmenting ran 7x slower on busy cores): one thread.
         with _openmp().limit(limits=1, user_api="openmp"):
-            combined = self.combiner.predict_proba(np.vstack(features))[:, 1]
-        return np.split(combined, np.cumsum([len(rows) for rows in short_rows])[:-1])
+            return self.combiner.predict_proba(features)[:, 1]
 
     def _features(self, lines: list[str], shapes: np.ndarray):
         return hstack([self.words.transform(lines), self.chars.transform(lines),
@@ -121,54 +112,108 @@ def _text_model() -> LogisticRegression:
     return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
 
 
-def _shape(page: list[str], rows: list[int] | None = None) -> np.ndarray:
-    """Per line (of `rows`, default all): length, capitals, digits, closing punctuation, place
-    on the page and relative to the body (the run of long paragraphs), repeats, and its
-    neighbours (a crosshead sits between long paragraphs; teasers and widgets come in runs of
-    short lines)."""
-    counts = {}
-    for line in page:
-        counts[line] = counts.get(line, 0) + 1
-    sizes = [len(line.split()) for line in page]
-    long_lines = [i for i, n in enumerate(sizes) if n > 25] or [0]
-    first_body, last_body = long_lines[0], long_lines[-1]
-    out = []
-    for i in range(len(page)) if rows is None else rows:
-        line = page[i]
-        words = line.split()
-        before = sizes[i - 1] if i > 0 else 0
-        after = sizes[i + 1] if i + 1 < len(page) else 0
-        letters = sum(map(str.isalpha, line))
-        end = line.rstrip()[-1:]
-        out.append([
-            min(len(words), 60) / 60, float(len(words) <= 3), float(len(words) <= 8),
-            sum(map(str.isupper, line)) / max(letters, 1),
-            sum(map(str.isupper, [w[0] for w in words])) / max(len(words), 1),
-            float(bool(_DIGIT.search(line))), float(end in ".!?\"'”’"),
-            float(end == ":"), i / max(len(page) - 1, 1),
-            float(i == 0), float(i == len(page) - 1), float(counts[line] > 1),
-            float(before > 25), float(after > 25), float(0 < before <= 12),
-            float(0 < after <= 12), float(before > 25 and after > 25),
-            float(i < first_body), float(i > last_body), float(first_body < i < last_body),
-            float(i == 0 or (i == 1 and sizes[0] <= 3)),
-            float("|" in line or "•" in line or "·" in line),
-            float(letters > 0 and not any(map(str.islower, line))),
-        ])
-    return np.asarray(out, dtype=float).reshape(len(out), -1)
+class _Lines:
+    """The lines of many pages laid end to end (whitespace-normalized: words are counted by
+    spaces), so that every feature is one array operation over all of them; `judged` are the
+    lines of at most `max_words` words (all of them without it), in page order."""
+
+    def __init__(self, pages: list[list[str]], max_words: int | None = None):
+        self.lines = [line for page in pages for line in page]
+        self.sizes = np.array([line.count(" ") + 1 for line in self.lines], dtype=np.int64)
+        self.n_pages = len(pages)
+        lengths = np.array([len(page) for page in pages], dtype=np.int64)
+        self.page = np.repeat(np.arange(len(pages)), lengths)
+        self.start = np.concatenate([[0], np.cumsum(lengths)])[self.page]  # its page's first line
+        self.length = lengths[self.page]                                   # its page's lines
+        self.index = np.arange(len(self.lines)) - self.start               # its place on the page
+        self.judged = (np.arange(len(self.lines)) if max_words is None
+                       else np.flatnonzero(self.sizes <= max_words))
 
 
-def _neighbours(page: list[str], text_score: np.ndarray, max_words: int, rows) -> np.ndarray:
-    """Per line of `rows`: the word scores of the lines before and after it, and the mean over
-    the rest of the page above and below (teasers and widgets come in runs; a crosshead sits
-    among body paragraphs). A long line counts as body (0), the page's edge as furniture (1)."""
-    score = np.where([len(line.split()) <= max_words for line in page], text_score, 0.0)
-    rows = np.fromiter(rows, dtype=int)
-    edged = np.concatenate([[1.0], score, [1.0]])
-    before, after = edged[rows], edged[rows + 2]
+_UPPER, _LOWER, _ALPHA, _DECIMAL, _SPACE, _BAR = (1 << k for k in range(6))
+_ENDS = [ord(c) for c in ".!?\"'”’"]
+
+
+def _char_flags(char: str) -> int:
+    return (_UPPER * char.isupper() | _LOWER * char.islower() | _ALPHA * char.isalpha()
+            | _DECIMAL * char.isdecimal() | _SPACE * char.isspace() | _BAR * (char in "|•·"))
+
+
+@functools.cache
+def _basic_plane_flags() -> np.ndarray:
+    return np.array([_char_flags(chr(c)) for c in range(0x10000)], dtype=np.uint8)
+
+
+def _per_char(lines: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines' characters end to end, one newline after each: code points, their class
+    flags (str.isupper, islower, isalpha, isdecimal, isspace, one of `|•·`), each line's start."""
+    points = np.frombuffer("\n".join(lines).encode("utf-32-le") + b"\n\0\0\0", dtype=np.uint32)
+    flags = _basic_plane_flags()[np.minimum(points, 0xFFFF)]
+    astral = np.flatnonzero(points > 0xFFFF)
+    flags[astral] = [_char_flags(chr(c)) for c in points[astral].tolist()]
+    starts = np.concatenate([[0], np.cumsum([len(line) + 1 for line in lines])[:-1]])
+    return points, flags, starts.astype(np.int64)
+
+
+def _shape(batch: _Lines) -> np.ndarray:
+    """Per judged line: length, capitals, digits, closing punctuation, place on the page and
+    relative to the body (the run of long paragraphs), repeats, and its neighbours (a crosshead
+    sits between long paragraphs; teasers and widgets come in runs of short lines)."""
+    j = batch.judged
+    n_lines, i, last = len(batch.lines), batch.index[j], batch.length[j] - 1
+    sizes, words = batch.sizes, batch.sizes[j]
+    before = np.where(i > 0, sizes[np.maximum(j - 1, 0)], 0)
+    after = np.where(i < last, sizes[np.minimum(j + 1, max(n_lines - 1, 0))], 0)
+    # the body: from the page's first long line to its last (both 0 on a page without one)
+    long_lines = np.flatnonzero(sizes > 25)
+    first_body, last_body = np.full(batch.n_pages, n_lines), np.full(batch.n_pages, -1)
+    np.minimum.at(first_body, batch.page[long_lines], batch.index[long_lines])
+    np.maximum.at(last_body, batch.page[long_lines], batch.index[long_lines])
+    first_body = np.where(first_body == n_lines, 0, first_body)[batch.page[j]]
+    last_body = np.maximum(last_body, 0)[batch.page[j]]
+    page_of = batch.page.tolist()
+    seen = Counter(zip(page_of, batch.lines))
+    repeated = [seen[page_of[k], batch.lines[k]] > 1 for k in j.tolist()]
+    picked = [batch.lines[k] for k in j.tolist()]
+    points, flags, starts = _per_char(picked)
+    word_start = (flags & _SPACE == 0) & (np.concatenate([[_SPACE], flags[:-1]]) & _SPACE > 0)
+
+    def per_line(mask):
+        return np.add.reduceat(mask.astype(np.int64), starts) if len(picked) else np.zeros(0)
+
+    letters, upper = per_line(flags & _ALPHA > 0), per_line(flags & _UPPER > 0)
+    end = points[starts + np.array([len(line) for line in picked], dtype=np.int64) - 1]
+    out = np.column_stack([
+        np.minimum(words, 60) / 60, words <= 3, words <= 8,
+        upper / np.maximum(letters, 1),
+        per_line(word_start & (flags & _UPPER > 0)) / np.maximum(words, 1),
+        per_line(flags & _DECIMAL > 0) > 0, np.isin(end, _ENDS), end == ord(":"),
+        i / np.maximum(last, 1), i == 0, i == last, repeated,
+        before > 25, after > 25, (before > 0) & (before <= 12), (after > 0) & (after <= 12),
+        (before > 25) & (after > 25), i < first_body, i > last_body,
+        (first_body < i) & (i < last_body),
+        (i == 0) | ((i == 1) & (sizes[batch.start[j]] <= 3)),
+        per_line(flags & _BAR > 0) > 0,
+        (letters > 0) & (per_line(flags & _LOWER > 0) == 0),
+    ])
+    return out.astype(float).reshape(len(j), 23)
+
+
+def _neighbours(batch: _Lines, text_score: np.ndarray, max_words: int) -> np.ndarray:
+    """Per judged line: the word scores (`text_score`, one per line of the batch) of the lines
+    before and after it, and the mean over the rest of its page above and below (teasers and
+    widgets come in runs; a crosshead sits among body paragraphs). A long line counts as body
+    (0), the page's edge as furniture (1)."""
+    score = np.where(batch.sizes <= max_words, text_score, 0.0)
+    j = batch.judged
+    i, below = batch.index[j], batch.length[j] - 1 - batch.index[j]
+    before = np.where(i > 0, score[np.maximum(j - 1, 0)], 1.0)
+    after = np.where(below > 0, score[np.minimum(j + 1, max(len(score) - 1, 0))], 1.0)
     running = np.concatenate([[0.0], np.cumsum(score)])
-    below = len(page) - 1 - rows
-    above_mean = np.where(rows > 0, running[rows] / np.maximum(rows, 1), 1.0)
-    below_mean = np.where(below > 0, (running[-1] - running[rows + 1]) / np.maximum(below, 1), 1.0)
+    page_start, page_end = batch.start[j], batch.start[j] + batch.length[j]
+    above_mean = np.where(i > 0, (running[j] - running[page_start]) / np.maximum(i, 1), 1.0)
+    below_mean = np.where(below > 0, (running[page_end] - running[j + 1]) / np.maximum(below, 1),
+                          1.0)
     return np.column_stack([before, after, np.maximum(before, after), np.minimum(before, after),
                             above_mean, below_mean])
 
