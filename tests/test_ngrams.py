@@ -96,3 +96,21 @@ def test_hash_table_finds_every_key_along_long_probe_chains():
     queries = np.concatenate([keys[::-1], absent, [np.uint64(0)]])
     expected = np.concatenate([np.arange(len(keys))[::-1], np.full(len(absent) + 1, -1)])
     assert table.get(queries).tolist() == expected.tolist()
+
+
+def test_character_classes_agree_with_python_for_every_code_point_asked():
+    """Whitespace, word characters and combining marks are worked out per code point when first
+    seen: asked in any order, repeatedly, they agree with `re` and `unicodedata`."""
+    import re
+    import unicodedata
+
+    from topicstance.ngrams import _COMBINING, _SPACES, _WORD_CHARACTERS
+
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([np.arange(0x3100), rng.integers(0, 0x110000, 20_000)])
+    rng.shuffle(codes)
+    for part in np.array_split(codes, 7):  # later parts partly known already
+        chars = [chr(c) for c in part.tolist()]
+        assert _SPACES[part].tolist() == [bool(re.match(r"\s", ch)) for ch in chars]
+        assert _WORD_CHARACTERS[part].tolist() == [bool(re.match(r"\w", ch)) for ch in chars]
+        assert _COMBINING[part].tolist() == [unicodedata.combining(ch) != 0 for ch in chars]
