@@ -122,7 +122,9 @@ def render(result: dict, source: Path) -> str:
             ("Read, decode, split into articles and cut into segments, as the job does"
             + (f" ({result['config']['segment_pages']} pages per call)"
                if result["config"].get("segment_pages") else "")
-            + ", over the bundled pages; HTML: the same pages served as HTML pages, through trafilatura; "
+            + ", over the bundled pages"
+            + (", after one warm-up call" if result["segmenting"]["plain_text"].get("warmed_up") else "")
+            + "; HTML: the same pages served as HTML pages, through trafilatura; "
             "patterns only: plain text without the learned furniture detector, what it costs."),
             ""]
     out += _table(["input", "pages", "articles", "segments", "MB", "articles/s", "pages/s", "MB/s"],
