@@ -74,8 +74,11 @@ def render(result: dict, source: Path) -> str:
                 "to it."), ""]
 
     first = result["inference"][0]
-    calls = (f"throughput in calls of {first['batch']} texts, latency per call of "
-             f"{first.get('latency_batch', first['batch'])}")
+    calls = (f"throughput in calls of {first['batch']} texts"
+             + (f" (the best of the passes over them that fit in "
+                f"{result['config']['throughput_seconds']:g} s, at least one)"
+                if "throughput_passes" in first else "")
+             + f", latency per call of {first.get('latency_batch', first['batch'])}")
     out += ["## Inference of each model family", "",
             (f"{first['segments']} real labeled segments of "
             f"{result['config']['speed_words'][0]}-{result['config']['speed_words'][1]} words with "
@@ -124,6 +127,8 @@ def render(result: dict, source: Path) -> str:
                if result["config"].get("segment_pages") else "")
             + ", over the bundled pages"
             + (", after one warm-up call" if result["segmenting"]["plain_text"].get("warmed_up") else "")
+            + (f", the best of {result['segmenting']['plain_text']['best_of_passes']} passes"
+               if "best_of_passes" in result["segmenting"]["plain_text"] else "")
             + "; HTML: the same pages served as HTML pages, through trafilatura; "
             "patterns only: plain text without the learned furniture detector, what it costs."),
             ""]

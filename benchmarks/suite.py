@@ -59,7 +59,8 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["student"] = {"model": record["model"],
                              "precision": student.inference_settings()["precision"],
                              **families.measure(student, data, int(cfg.latency_batch),
-                                                   int(cfg.throughput_batch)),
+                                                   int(cfg.throughput_batch),
+                                                   float(cfg.throughput_seconds)),
                              **families.metrics(student, data)}
         result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
                                                float(cfg.roofline_seconds),

@@ -39,6 +39,7 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
             ("minilm_finetune", "torch", "int8")} <= rows
     for row in result["inference"]:
         assert ROW_KEYS <= set(row), row["model"]
+        assert row["throughput_passes"] >= 1
         assert 0 <= row["coverage_test/mean_macro_f1"] <= 1
     assert sum(r["auto_choice"] is True for r in result["inference"]
                if r["backend"] == "torch" and r["family"] == "minilm_finetune") == 1
@@ -65,6 +66,24 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     # The student is trained (not cut from the fine-tuned network): half the layers, same heads.
     assert result["student"]["model"] == "minilm_finetune, first 3 layers"
     assert "A smaller student" in written and "ONNX Runtime** (tried and removed)" in written
+
+
+def test_segmenting_reports_one_pass_of_pages_at_the_best_passs_speed(tmp_path):
+    from benchmarks import segmenting
+    from omegaconf import OmegaConf
+
+    from topicstance.config import CONF_DIR
+    from topicstance.segment import Segmenter
+    rules = OmegaConf.load(CONF_DIR / "segmenter" / "default.yaml")
+    rules.furniture_model.enabled = False
+    segmenter = Segmenter.from_config(rules)
+    for n, text in enumerate(["Kyiv said on Monday that talks would resume.\n\nThe talks stalled.",
+                              "Sanctions were extended.\n\nSign up for our newsletter"]):
+        (tmp_path / f"{n}.txt").write_text(text, encoding="utf-8")
+    once, best = (segmenting.measure(segmenter, tmp_path, passes, 64) for passes in (1, 3))
+    assert best["best_of_passes"] == 3
+    assert (best["pages"], best["articles"], best["segments"], best["megabytes"]) == (
+        once["pages"], once["articles"], once["segments"], once["megabytes"]) == (2, 2, 3, 0.0)
 
 
 def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
