@@ -27,37 +27,46 @@ def as_html(page: Path, folder: Path) -> Path:
     return target
 
 
-def measure(segmenter: Segmenter, folder: Path, passes: int, pages_per_call: int) -> dict:
-    """Speed of the best of `passes` passes over the pages (the least disturbed, as `timeit`
-    reports: one pass is about half a second, short enough for a neighbour's burst on a shared
-    machine to cost a third of it)."""
-    files = list_files(folder)
-    limits = Limits()
-    size = sum(f.path.stat().st_size for f in files)
-    # A warm-up call, as for every model row: what a process pays once (the detector's first
-    # calls, character tables) is the job's start-up, timed in the end-to-end rows.
-    segmenter.segment_pages([(unit.article_id, unit.text, unit.key) for file in files[:pages_per_call]
-                             for unit in read_units(file, limits)])
-    timings = []
+def _pass(segmenter: Segmenter, files, pages_per_call: int) -> tuple[int, int, float]:
+    """(articles, segments, seconds) of one pass over the pages, as the job reads them."""
+    limits, pending = Limits(), []
+    articles = segments = 0
+    started = time.perf_counter()
+    for file in files:
+        pending += [(unit.article_id, unit.text, unit.key) for unit in read_units(file, limits)]
+        if len(pending) >= pages_per_call or file is files[-1]:
+            for page in segmenter.segment_pages(pending):
+                articles += len(page)
+                segments += sum(len(cut) for _, cut in page)
+            pending = []
+    return articles, segments, time.perf_counter() - started
+
+
+def measure(inputs: dict[str, tuple[Segmenter, Path]], passes: int, pages_per_call: int) -> dict:
+    """Each input's speed in the best of its `passes` passes (the least disturbed, as `timeit`
+    reports). The inputs take turns pass by pass, so that one input's passes are spread over
+    the whole measurement and a neighbour's burst of a few seconds on a shared machine cannot
+    fall on all of them."""
+    files = {name: list_files(folder) for name, (_, folder) in inputs.items()}
+    for name, (segmenter, _) in inputs.items():
+        # A warm-up call, as for every model row: what a process pays once (the detector's
+        # first calls, character tables) is the job's start-up, timed in the end-to-end rows.
+        _pass(segmenter, files[name][:pages_per_call], pages_per_call)
+    runs = {name: [] for name in inputs}
     for _ in range(passes):
-        articles = segments = 0
-        started = time.perf_counter()
-        pending = []
-        for file in files:
-            pending += [(unit.article_id, unit.text, unit.key)
-                        for unit in read_units(file, limits)]
-            if len(pending) >= pages_per_call or file is files[-1]:
-                for page in segmenter.segment_pages(pending):
-                    articles += len(page)
-                    segments += sum(len(cut) for _, cut in page)
-                pending = []
-        timings.append(time.perf_counter() - started)
-    seconds = min(timings)
-    return {"pages": len(files), "articles": articles, "segments": segments, "warmed_up": True,
-            "best_of_passes": passes, "megabytes": round(size / 2**20, 2),
-            "seconds": round(seconds, 3), "articles_per_second": round(articles / seconds, 1),
-            "pages_per_second": round(len(files) / seconds, 1),
-            "mb_per_second": round(size / 2**20 / seconds, 2)}
+        for name, (segmenter, _) in inputs.items():
+            runs[name].append(_pass(segmenter, files[name], pages_per_call))
+    out = {}
+    for name, results in runs.items():
+        articles, segments, seconds = min(results, key=lambda r: r[2])
+        size = sum(f.path.stat().st_size for f in files[name])
+        out[name] = {"pages": len(files[name]), "articles": articles, "segments": segments,
+                     "warmed_up": True, "best_of_passes": passes,
+                     "megabytes": round(size / 2**20, 2), "seconds": round(seconds, 3),
+                     "articles_per_second": round(articles / seconds, 1),
+                     "pages_per_second": round(len(files[name]) / seconds, 1),
+                     "mb_per_second": round(size / 2**20 / seconds, 2)}
+    return out
 
 
 def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int,
@@ -68,6 +77,5 @@ def segmenting(segmenter: Segmenter, raw: Path, workdir: Path, passes: int,
         as_html(page, html_dir)
     patterns_only = copy.copy(segmenter)
     patterns_only.furniture = None  # what the learned furniture detector costs
-    return {"plain_text": measure(segmenter, raw, passes, pages_per_call),
-            "html": measure(segmenter, html_dir, passes, pages_per_call),
-            "plain_text_patterns_only": measure(patterns_only, raw, passes, pages_per_call)}
+    return measure({"plain_text": (segmenter, raw), "html": (segmenter, html_dir),
+                    "plain_text_patterns_only": (patterns_only, raw)}, passes, pages_per_call)

@@ -80,7 +80,10 @@ def test_segmenting_reports_one_pass_of_pages_at_the_best_passs_speed(tmp_path):
     for n, text in enumerate(["Kyiv said on Monday that talks would resume.\n\nThe talks stalled.",
                               "Sanctions were extended.\n\nSign up for our newsletter"]):
         (tmp_path / f"{n}.txt").write_text(text, encoding="utf-8")
-    once, best = (segmenting.measure(segmenter, tmp_path, passes, 64) for passes in (1, 3))
+    inputs = {"plain": (segmenter, tmp_path), "again": (segmenter, tmp_path)}
+    once, best = (segmenting.measure(inputs, passes, 64) for passes in (1, 3))
+    assert once.keys() == best.keys() == inputs.keys()
+    once, best = once["plain"], best["again"]
     assert best["best_of_passes"] == 3
     assert (best["pages"], best["articles"], best["segments"], best["megabytes"]) == (
         once["pages"], once["articles"], once["segments"], once["megabytes"]) == (2, 2, 3, 0.0)
