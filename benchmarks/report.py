@@ -18,10 +18,13 @@ ONNX_VERDICT = (
 COMPILE_VERDICT = (
     "- **torch.compile** (measured, not adopted): inductor with frozen weights and dynamic "
     "shapes fuses the attention, layer norms, GELU and autocast casts around the matmuls; on "
-    "the seed texts at bf16 the pretrained-architecture network went from 88 to 119 seg/s "
-    "(+35%) on the AMD machine (2026-12-03, outside this bench), but it compiles for about 34 s "
-    "in every process and needs a C++ compiler at run time, for an encoder family that is not "
-    "the default.")
+    "the seed texts at bf16 the pretrained-architecture network went from 88-111 to 119-136 "
+    "seg/s (+22-35%) in three processes on the AMD machine (2026-12-03, outside this bench), "
+    "but it compiles for 29-34 s in every process (inductor's cache warm or not) and needs a C++ "
+    "compiler at run time. Ahead of time (`torch.export` and AOTInductor: compiled once, the "
+    "package loaded in 0.1 s with no compiler) it took 19-45 s to compile, a 47-92 MB package "
+    "per model and CPU, and gained only 3-8% over eager bf16 on the same token batches. Neither "
+    "is adopted for an encoder family that is not the default.")
 
 
 def _f(value, digits=1) -> str:
