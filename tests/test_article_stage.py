@@ -37,6 +37,19 @@ def test_folds_never_put_an_article_on_both_sides():
         assert not {article_ids[i] for i in fit_rows} & {article_ids[i] for i in held_rows}
 
 
+def test_folds_by_outlet_never_put_an_outlet_on_both_sides():
+    article_ids = [f"a{i // 3}" for i in range(60)]
+    # a fifth of the articles' outlets are not known: those are grouped by article alone
+    outlets = ["" if (i // 3) % 5 == 0 else f"outlet{(i // 3) % 7}" for i in range(60)]
+    held_by_fold = []
+    for fit_rows, held_rows in grouped_folds(article_ids, 4, outlets):
+        fit_outlets = {outlets[i] for i in fit_rows} - {""}
+        assert not fit_outlets & ({outlets[i] for i in held_rows} - {""})
+        assert not {article_ids[i] for i in fit_rows} & {article_ids[i] for i in held_rows}
+        held_by_fold.append(set(held_rows))
+    assert sorted(set().union(*held_by_fold)) == list(range(60))
+
+
 @pytest.fixture(scope="module")
 def article_model():
     taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))

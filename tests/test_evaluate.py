@@ -252,6 +252,35 @@ def test_thresholds_out_of_fold_come_from_the_training_split_not_dev(taxonomy):
                                     {"thresholds_on": "out_of_fold"}), taxonomy).fit(train, dev)
 
 
+def test_article_stage_folds_by_outlet_keep_each_outlet_on_one_side(taxonomy):
+    """With `article_stage.folds_by: outlet` the fold copies never score an outlet they were
+    trained on (rows of no known outlet are kept apart by article); any other value is refused
+    when the model is fitted."""
+    import datasets
+    import pytest
+    from omegaconf import OmegaConf
+
+    rows = datasets.Dataset.from_list(tiny_corpus(16))
+    train = corpus.to_split(rows, taxonomy)
+    train.outlets = ["" if int(a[-2:]) % 4 == 0 else f"outlet{int(a[-2:]) % 3}"
+                     for a in train.article_ids]
+    article = compose_config_model("tfidf_article")
+    article.pop("defaults")
+    config = OmegaConf.merge(compose_config_model("tfidf_linear"), article, {"gate": None})
+    assert config.article_stage.folds_by == "outlet"
+    model = build_model(config, taxonomy)
+    for fit_rows, held_rows in model._folds(train):
+        seen = {train.outlets[i] for i in fit_rows} - {""}
+        assert seen and not seen & {train.outlets[i] for i in held_rows}
+        assert not ({train.article_ids[i] for i in fit_rows}
+                    & {train.article_ids[i] for i in held_rows})
+    model.fit(train, train)
+    assert model.article_stage is not None
+    with pytest.raises(ValueError, match="folds_by"):
+        build_model(OmegaConf.merge(config, {"article_stage": {"folds_by": "writer"}}),
+                    taxonomy).fit(train, train)
+
+
 def compose_config_model(name: str):
     from omegaconf import OmegaConf
 

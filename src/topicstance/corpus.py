@@ -27,6 +27,7 @@ class LabeledSplit:
     about_war: np.ndarray | None = None  # (n,) 1 when the text's article is about the war
     article_ids: list[str] | None = None  # the article of each text (rows of one are together)
     real: np.ndarray | None = None  # (n,) 1 for real text (seed pages, coverage, reviews), 0 written
+    outlets: list[str] | None = None  # the printing outlet of each text, "" where not known
 
     def __len__(self) -> int:
         return len(self.texts)

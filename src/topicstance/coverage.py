@@ -50,6 +50,11 @@ def outlet_key(outlet: str) -> str:
     return outlet.split("(")[0].strip().casefold()
 
 
+def outlets(article_ids, sources: dict) -> list[str]:
+    """Each article's printing outlet (`outlet_key`), "" for articles not in `sources`."""
+    return [outlet_key(sources[a]["outlet"]) if a in sources else "" for a in article_ids]
+
+
 def offtopic_rates(article_ids, stances, topic_lists, truth_topic_lists, sources: dict,
                    war_topics=(), neutral: str = "neutral") -> dict[str, float]:
     """On segments of articles not about the war: the share given a side, the share given a

@@ -9,7 +9,8 @@ logistic regression per topic, and one for the stance, over the log-odds of:
   - the mean and the max of the segment scores over its article (the rows that share its
     `article_id` in the same call; a text without one is its own article).
 The first stage's scores on the training data must be the ones it gives unseen text, so they
-come from copies of the family refit on article-grouped folds (see `TopicStanceModel.fit`).
+come from copies of the family refit on folds grouped by article, or by outlet (see
+`TopicStanceModel._folds`): the text the job meets is mostly from outlets it never trained on.
 """
 
 from dataclasses import fields, replace
@@ -77,9 +78,13 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def grouped_folds(article_ids, n_folds: int):
-    """(fit rows, held-out rows) pairs; an article's segments are never on both sides."""
+def grouped_folds(article_ids, n_folds: int, outlets=None):
+    """(fit rows, held-out rows) pairs; an article's segments are never on both sides, nor,
+    with `outlets`, an outlet's (rows whose outlet is "" are grouped by their article)."""
     groups = np.asarray(article_ids, dtype=str)
+    if outlets is not None:
+        groups = np.array([f"outlet:{o}" if o else f"article:{a}"
+                           for a, o in zip(groups, outlets, strict=True)])
     return GroupKFold(n_splits=n_folds).split(np.zeros(len(groups)), groups=groups)
 
 

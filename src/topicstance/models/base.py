@@ -114,11 +114,10 @@ class TopicStanceModel(ABC):
                                               len(self.taxonomy.stances))
         about_war = np.ones(len(train))
         if self.gate is not None:  # the gate's p on text it never saw: its own fold copies'
-            from topicstance.models.article import grouped_folds, take
+            from topicstance.models.article import take
             from topicstance.models.gate import RelevanceGate
 
-            for fit_rows, held_rows in grouped_folds(train.article_ids,
-                                                     int(self.params["article_stage"]["folds"])):
+            for fit_rows, held_rows in self._folds(train):
                 gate = RelevanceGate(self.taxonomy, self._gate_params())
                 held = take(train, held_rows)
                 about_war[held_rows] = gate.fit(take(train, fit_rows)).about_war(
@@ -131,15 +130,14 @@ class TopicStanceModel(ABC):
 
     def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
         """The article stage learns from first-stage scores on text the family has not seen:
-        copies of the family refit on article-grouped folds of `train` score the rest. Returns
-        the stage and those out-of-fold (segment, context) scores, in `train`'s order."""
-        from topicstance.models.article import ArticleStage, grouped_folds, take
+        copies of the family refit on grouped folds of `train` (`_folds`) score the rest.
+        Returns the stage and those out-of-fold (segment, context) scores, in `train`'s order."""
+        from topicstance.models.article import ArticleStage, take
 
         params = {k: v for k, v in self.params.items() if k not in ("article_stage", "gate")}
         segment_scores, context_scores = [], []
         held_out = []
-        for fit_rows, held_rows in grouped_folds(train.article_ids,
-                                                 int(self.params["article_stage"]["folds"])):
+        for fit_rows, held_rows in self._folds(train):
             copy = type(self)(self.taxonomy, params)
             copy._fit(take(train, fit_rows), dev, None)
             held = take(train, held_rows)
@@ -151,6 +149,21 @@ class TopicStanceModel(ABC):
         stage = ArticleStage(dict(self.params["article_stage"])).fit(
             *out_of_fold, train.article_ids, train.topics, train.stances)
         return stage, out_of_fold
+
+    def _folds(self, train: LabeledSplit):
+        """The article stage's folds of `train`: grouped by article, or with
+        `article_stage.folds_by: outlet` by the printing outlet where the split knows it. Then
+        the fold copies score each outlet's text as they would an outlet never seen, as the
+        text `make predict` meets mostly is (unseen outlets' copy scores less confidently), and
+        the stage and the out-of-fold thresholds learn from that."""
+        from topicstance.models.article import grouped_folds
+
+        stage = self.params["article_stage"]
+        by = stage.get("folds_by", "article")
+        if by not in ("article", "outlet"):
+            raise ValueError(f"model.article_stage.folds_by must be article or outlet, not {by!r}")
+        outlets = train.outlets if by == "outlet" else None
+        return grouped_folds(train.article_ids, int(stage["folds"]), outlets)
 
     def scores(self, texts: list[str], contexts: list[str] | None = None,
                article_ids: list[str] | None = None):

@@ -33,6 +33,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         train_split = corpus.to_split(train_rows, taxonomy)
         dev_split = corpus.to_split(dev_rows, taxonomy)
         sources = _coverage_sources(cfg.data)
+        train_split.outlets = coverage.outlets(train_rows["article_id"], sources)
         gate = cfg.model.get("gate")
         if gate:  # the relevance gate learns which articles are about the war
             war_articles = {a: bool(r["war"]) for a, r in sources.items()}
