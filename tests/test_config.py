@@ -59,6 +59,14 @@ def check_group(cfg, group: str) -> None:
     elif group == "paths":
         for key in ("root", "data", "experiments", "cache"):
             assert Path(node[key]).is_absolute(), key
+    elif group == "targets":  # each names a metric the comparison has, and one goal
+        from topicstance.pipelines.compare import MAIN, TEST, per_class_columns
+
+        compared = {key for key, _ in MAIN + per_class_columns(compose_config("compare", "/x"))}
+        for target in node.runs:  # (per-class ones: of the default taxonomy)
+            assert f"{TEST}/{target.metric}" in compared, target.metric
+            assert ("at_least" in target) != ("at_most" in target), target.metric
+        assert {t.metric for t in node.segmenter} == {"furniture_kept_rate", "body_lost_rate"}
 
 
 def test_every_group_is_used():
@@ -148,6 +156,7 @@ def test_compare_models_trains_without_the_seeds_and_scores_the_segmenter(tmp_pa
     assert not any(p.endswith("seeds.jsonl") for p in cfg.data.labeled)
     assert any(p.endswith("seeds.jsonl") for p in cfg.data.heldout)
     check_group(cfg, "segmenter")
+    check_group(cfg, "targets")
 
 
 def test_training_jobs_get_the_sweep_parent_callback():

@@ -70,10 +70,46 @@ def comparison(cfg: DictConfig, parent_run_id: str) -> Comparison:
              _markdown(table, main)]
     if per_class:
         parts += ["", "Per-class F1 on the coverage test part:", "", _markdown(table, per_class)]
+    if cfg.get("targets") and any(f"{TEST}/{t.metric}" in table for t in cfg.targets.runs):
+        parts += ["", "Targets on the coverage test part (each value, then whether it meets its goal):",
+                  "", targets_table(table, cfg.targets.runs)]
     if "segmenter" in cfg and cfg.data.get("coverage_sources"):
         parts += ["", _furniture_line(cfg)]
     failed = table.loc[table["status"] != "FINISHED", "run"].tolist()
     return Comparison("\n".join(parts), table, labels, failed)
+
+
+def targets_table(table: pd.DataFrame, targets) -> str:
+    """One row per run: each target's metric on the coverage test part, marked met or not, and
+    how many of the targets the run meets (a run without the metric: not met). A target no run
+    has (a class of another taxonomy) is left out."""
+    targets = [t for t in targets if f"{TEST}/{t.metric}" in table]
+    lines = ["| run | " + " | ".join(_goal(t) for t in targets) + " | met |",
+             "|---|" + "---:|" * (len(targets) + 1)]
+    for _, row in table.iterrows():
+        cells, met = [], 0
+        for target in targets:
+            value = row.get(f"{TEST}/{target.metric}")
+            if value is None or pd.isna(value):
+                cells.append("-")
+                continue
+            ok = meets(value, target)
+            met += ok
+            cells.append(f"{value:.3f} {'yes' if ok else '**no**'}")
+        lines.append(f"| `{row['run']}` | " + " | ".join(cells) + f" | {met} of {len(targets)} |")
+    return "\n".join(lines)
+
+
+def meets(value: float, target) -> bool:
+    if "at_least" in target:
+        return value >= target["at_least"]
+    return value <= target["at_most"]
+
+
+def _goal(target) -> str:
+    if "at_least" in target:
+        return f"{target['metric']} >= {target['at_least']}"
+    return f"{target['metric']} <= {target['at_most']}"
 
 
 def row_label(run, swept_keys: list[str]) -> str:
@@ -99,9 +135,14 @@ def _furniture_line(cfg: DictConfig) -> str:
         raise ValueError(problems[0])
     furniture = coverage.furniture_scores(Segmenter.from_config(cfg.segmenter),
                                           Path(cfg.data.coverage_pages), sources)
-    return (f"Segmenter on the coverage test pages: {furniture['furniture_kept_rate']:.1%} of "
+    line = (f"Segmenter on the coverage test pages: {furniture['furniture_kept_rate']:.1%} of "
             f"{furniture['furniture_lines']} furniture lines kept as segments, "
             f"{furniture['body_lost_rate']:.1%} of {furniture['body_lines']} body lines lost.")
+    if cfg.get("targets"):
+        line += " Targets: " + "; ".join(
+            f"{_goal(t)}: {'met' if meets(furniture[t.metric], t) else '**not met**'}"
+            for t in cfg.targets.segmenter) + "."
+    return line
 
 
 def _markdown(table: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
