@@ -11,7 +11,7 @@ from topicstance import corpus
 from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
 from topicstance.models.article import take
-from topicstance.pipelines.train import _coverage_sources
+from topicstance.pipelines.train import training_split
 
 
 @dataclass
@@ -24,16 +24,15 @@ class BenchData:
     speed_articles: list[str]
 
 
-def load(cfg, no_side: str) -> BenchData:
-    """`no_side`: the stance of segments that take no side (the relevance gate's)."""
+def load(cfg, gate) -> BenchData:
+    """`gate`: the default model's relevance-gate settings; the training split is built as
+    `make train` builds it (outlets, and which articles are about the war), for every family."""
     taxonomy = Taxonomy.from_config(cfg.labels)
     rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
     if rejected:
         raise ValueError(f"invalid labeled record: {rejected[0]}")
     train_rows, dev_rows = corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
-    train = corpus.to_split(train_rows, taxonomy)
-    war_articles = {a: bool(r["war"]) for a, r in _coverage_sources(cfg.data).items()}
-    train.about_war = corpus.about_war(train_rows, war_articles, no_side, cfg.labels.war_topics)
+    train = training_split(train_rows, taxonomy, cfg, gate)
     scored = {"dev": corpus.to_split(dev_rows, taxonomy)}
     for path in cfg.data.heldout:
         held, rejected = corpus.load([path], taxonomy)

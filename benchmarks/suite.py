@@ -37,8 +37,8 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["config"].pop(key, None)
 
     log.info("loading the labeled sets and training every family")
-    no_side = model_cfgs[cfg.default_model].gate.neutral_stance
-    data = bench_data.load(cfg, no_side)
+    gated = [model_cfgs[cfg.default_model], *model_cfgs.values()]  # the default's gate first
+    data = bench_data.load(cfg, next((m.gate for m in gated if m.get("gate")), None))
     models, result["training"] = families.train_all(cfg, model_cfgs, data)
     finetuned_name = next((n for n, m in models.items() if m.family == "minilm_finetune"), None)
     finetuned = models.get(finetuned_name)

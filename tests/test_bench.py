@@ -120,3 +120,21 @@ def test_compare_lines_up_two_runs_figure_by_figure():
     assert naive.endswith("| 2.00 |")
     assert len(ratios) == len(lines) - 2 and max(ratios) == 2 and min(ratios) == 1
     assert any(line.startswith("| end to end 100,000 segments, peak RSS MB |") for line in lines)
+
+
+def test_the_bench_trains_on_the_split_make_train_builds(tmp_path):
+    """The outlets (the article stage's folds) and the gate's about-the-war flags are there,
+    so the bench's `tfidf_article` is the model `make train` trains."""
+    from benchmarks import data as bench_data
+    from omegaconf import OmegaConf
+
+    from conftest import compose_config
+    from topicstance.config import CONF_DIR
+
+    cfg = compose_config("bench", tmp_path, ["speed_segments=8", "metric_segments=20"])
+    gate = OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate
+    gate.topics = list(cfg.labels.war_topics)
+    train = bench_data.load(cfg, gate).train
+    known = [o for o in train.outlets if o]
+    assert len(train.outlets) == len(train) and len(set(known)) > 50
+    assert train.about_war is not None and 0 < train.about_war.mean() < 1

@@ -13,6 +13,21 @@ from topicstance.models import build_model, model_class
 log = logging.getLogger(__name__)
 
 
+def training_split(train_rows, taxonomy: Taxonomy, cfg: DictConfig, gate=None
+                   ) -> corpus.LabeledSplit:
+    """The training split as a model's fit reads it: each text's printing outlet (from the
+    coverage sources; the article stage's folds keep outlets apart) and, for a relevance gate
+    (its `neutral_stance` and war `topics`), whether its article is about the war."""
+    split = corpus.to_split(train_rows, taxonomy)
+    sources = _coverage_sources(cfg.data)
+    split.outlets = coverage.outlets(train_rows["article_id"], sources)
+    if gate:
+        war_articles = {a: bool(r["war"]) for a, r in sources.items()}
+        split.about_war = corpus.about_war(train_rows, war_articles, gate["neutral_stance"],
+                                           gate["topics"])
+    return split
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Returns the dev metrics (names prefixed `dev/`). The MLflow run starts first, so a job
     that fails on its data is recorded too (FAILED, with the error)."""
@@ -30,15 +45,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
         train_rows, dev_rows = (corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
                                 if len(rows) else (rows, rows))  # a zero-shot start: no data
-        train_split = corpus.to_split(train_rows, taxonomy)
-        dev_split = corpus.to_split(dev_rows, taxonomy)
-        sources = _coverage_sources(cfg.data)
-        train_split.outlets = coverage.outlets(train_rows["article_id"], sources)
         gate = cfg.model.get("gate")
-        if gate:  # the relevance gate learns which articles are about the war
-            war_articles = {a: bool(r["war"]) for a, r in sources.items()}
-            train_split.about_war = corpus.about_war(train_rows, war_articles,
-                                                     gate.neutral_stance, gate.topics)
+        train_split = training_split(train_rows, taxonomy, cfg, gate)
+        dev_split = corpus.to_split(dev_rows, taxonomy)
         log.info("training %s on %d segments (%d articles), dev %d segments (%d articles)",
                  cfg.model.family, len(train_split), len(set(train_rows["article_id"])),
                  len(dev_split), len(set(dev_rows["article_id"])))
@@ -65,6 +74,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 len(dev_split) / max(predict_seconds, 1e-9), 1)
             reports.log_split_report("dev", taxonomy, dev_split, predicted,
                                      cfg.report.worst_segments)
+        sources = _coverage_sources(cfg.data)
         for path in cfg.data.get("heldout") or []:
             results.update(_heldout_metrics(model, path, taxonomy, sources,
                                             cfg.labels.get("war_topics") or []))
