@@ -385,6 +385,16 @@ def test_the_fitted_furniture_detector_is_kept_for_the_next_process(tmp_path, ra
     assert stored.stat().st_size > 1000  # replaced by a whole detector
 
 
+def test_teasers_and_video_widgets_of_unseen_outlets_are_dropped(rules_segmenter):
+    """Seen on real pages of outlets outside the corpus; a paragraph that merely starts with
+    "Also read:" is longer than any teaser and stays."""
+    body = "Officials in Kyiv said the new package of sanctions would take effect on Monday."
+    paragraph = "Also read: " + " ".join(["the ministry added that the measures"] * 5) + "."
+    page = f"Also Read: Floods kill 10 in the south\nRecommended Videos\n{body}\n{paragraph}\n"
+    segs = rules_segmenter.segment_article(Article("art", page, "x"))
+    assert [s.text for s in segs] == [body, paragraph]
+
+
 def test_boilerplate_patterns_match_any_case_and_must_be_written_in_lower_case(rules_segmenter):
     """Lines are matched in lower case (case-sensitive patterns keep re's fast literal scan), so
     a prompt in capitals still goes, and a pattern with capitals, which could never match, is
