@@ -22,11 +22,13 @@ def main(overrides: list[str]) -> Path:
         # Each family's config exactly as `make train ARGS=model=<name>` composes it.
         model_cfgs = {name: compose("train", [f"model={name}"]).model for name in cfg.families}
     result = suite.run(cfg, model_cfgs)
-    suffix = "" if cfg.profile == "full" else f"-{cfg.profile}"
+    result["overrides"] = list(overrides)
+    suffix = ("" if cfg.profile == "full" else f"-{cfg.profile}") + (
+        "-gpu" if result["machine"]["gpu"] else "")
     path = Path(cfg.results_dir) / f"{result['date']}-{result['host']}{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")
-    Path(cfg.report).write_text(report.render(result, path))
+    report.write(path, Path(cfg.report), Path(cfg.results_dir))
     print(f"wrote {path} and {cfg.report}")
     return path
 

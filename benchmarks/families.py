@@ -41,7 +41,8 @@ def _fit(name, params, data: BenchData, train, note=""):
     model = build_from_params(params, data.taxonomy)
     started = time.perf_counter()
     model.fit(train, data.scored["dev"])
-    record = {"model": name, "family": model.family, "train_segments": len(train),
+    record = {"model": name, "family": model.family, "device": getattr(model, "device", "cpu"),
+              "train_segments": len(train),
               "train_seconds": round(time.perf_counter() - started, 2), "note": note}
     if "int8_check" in model.params:
         record["int8_check"] = model.params["int8_check"]
@@ -84,7 +85,12 @@ def _ensemble(name, params, models, records, data: BenchData):
 
 
 def precisions_of(model, cfg) -> list[str]:
-    return list(cfg.precisions) if hasattr(model, "set_precision") else ["fp32"]
+    """The precisions to time `model` at: one for a model without any; on a GPU not int8, which
+    would run on the CPU (timed in a CPU run)."""
+    if not hasattr(model, "set_precision"):
+        return ["fp32"]
+    on_gpu = model.inference_settings().get("device") == "cuda"
+    return [p for p in cfg.precisions if not (on_gpu and p == "int8")]
 
 
 def measure(model, data: BenchData, latency_batch: int, throughput_batch: int,
@@ -138,13 +144,14 @@ def metrics(model, data: BenchData) -> dict:
 def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
     rows = []
     for name, model in models.items():
-        precisions = precisions_of(model, cfg)
         auto = _auto_choice(model)
+        precisions = precisions_of(model, cfg)
         for precision in precisions:
             if hasattr(model, "set_precision"):
                 model.set_precision(precision)
             row = {"model": name, "family": model.family, "precision": precision,
                    "backend": "torch" if hasattr(model, "set_precision") else "scikit-learn",
+                   "device": model.inference_settings().get("device", "cpu"),
                    "auto_choice": precision == auto if auto else None,
                    **measure(model, data, int(cfg.latency_batch), int(cfg.throughput_batch),
                            float(cfg.throughput_seconds)),

@@ -1,5 +1,6 @@
 """The naive baseline: what a user writes first. A transformers pipeline over the same
-fine-tuned weights, one segment at a time, fp32: no batching, no length sorting, no context."""
+fine-tuned weights, one segment at a time, fp32: no batching, no length sorting, no context.
+On the device the model runs on (the GPU where there is one), as a user's pipeline would."""
 
 import time
 
@@ -15,7 +16,7 @@ def naive_baseline(finetuned, texts: list[str], threads: int) -> dict:
     torch.set_num_threads(threads)
     network = finetuned.network.eval()
     extract = pipeline("feature-extraction", model=network.encoder, tokenizer=finetuned.tokenizer,
-                       device="cpu", return_tensors=True,
+                       device=finetuned.device, return_tensors=True,
                        tokenize_kwargs={"truncation": True,
                                         "max_length": int(finetuned.params["max_length"])})
     extract(texts[0])  # warm-up
@@ -23,14 +24,15 @@ def naive_baseline(finetuned, texts: list[str], threads: int) -> dict:
     with torch.inference_mode():
         for text in texts:
             began = time.perf_counter()
-            pooled = extract(text).mean(dim=1)  # one text, no padding: the mean is mean pooling
+            pooled = extract(text).mean(dim=1).to(finetuned.device)  # one text, no padding: mean pooling
             torch.sigmoid(network.topic_head(pooled))
-            stance_probabilities.append(torch.softmax(network.stance_head(pooled), -1)[0].numpy())
+            stance = torch.softmax(network.stance_head(pooled), -1)[0].cpu().numpy()
+            stance_probabilities.append(stance)
             latencies.append(time.perf_counter() - began)
     finetuned.set_precision("fp32")
     _, reference = finetuned.predict_scores(texts)
     finetuned.set_precision("auto")
-    return {"segments": len(texts), "precision": "fp32", "batch": 1,
+    return {"segments": len(texts), "precision": "fp32", "batch": 1, "device": finetuned.device,
             "segments_per_second": round(len(texts) / sum(latencies), 1),
             "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
             "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 1),

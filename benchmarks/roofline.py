@@ -7,7 +7,8 @@ FLOPs count multiply-adds as two. Per token and layer: the Q, K, V and output pr
 they are a few percent. The peak is the best of a few runs of the encoder's own matmul shape
 (tokens of a batch x hidden, times hidden x intermediate): fp32 and bf16 through torch.matmul,
 int8 through the dynamically quantized Linear that `precision: int8` runs, measured twice
-(after the inference rows and at the end of the run) and the best kept.
+(after the inference rows and at the end of the run) and the best kept. On a GPU, fp32 and bf16
+are measured there (int8 runs on the CPU).
 """
 
 import time
@@ -23,10 +24,11 @@ def encoder_flops(config, tokens: float) -> float:
 
 
 def matmul_gflops(precision: str, rows: int, hidden: int, intermediate: int,
-                  seconds: float) -> float:
+                  seconds: float, device: str = "cpu") -> float:
     """Best GFLOP/s of (rows x hidden) @ (hidden x intermediate) over `seconds` of repeats."""
     torch.manual_seed(0)
-    x = torch.randn(rows, hidden)
+    device = "cpu" if precision == "int8" else device
+    x = torch.randn(rows, hidden, device=device)
     if precision == "int8":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -38,10 +40,13 @@ def matmul_gflops(precision: str, rows: int, hidden: int, intermediate: int,
             return layer(x)
     else:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        a, w = x.to(dtype), torch.randn(hidden, intermediate).to(dtype)
+        a, w = x.to(dtype), torch.randn(hidden, intermediate, device=device).to(dtype)
 
         def step():
-            return a @ w
+            out = a @ w
+            if device == "cuda":
+                torch.cuda.synchronize()  # a GPU kernel is timed when it ends, not when queued
+            return out
     best, repeats, deadline = float("inf"), 0, time.perf_counter() + seconds
     with torch.inference_mode():
         step()
@@ -63,9 +68,10 @@ def roofline(finetuned, texts: list[str], precisions, seconds: float, batch: int
     flops = encoder_flops(config, mean_tokens)
     rows = int(batch * mean_tokens)
     peaks = {p: max(round(matmul_gflops(p, rows, config.hidden_size, config.intermediate_size,
-                                        seconds), 1), (peaks_seen or {}).get(p, 0.0))
+                                        seconds, finetuned.device), 1),
+                    (peaks_seen or {}).get(p, 0.0))
              for p in precisions}
-    return {"mean_tokens": round(mean_tokens, 1), "gflop_per_segment": round(flops / 1e9, 4),
+    return {"device": finetuned.device, "mean_tokens": round(mean_tokens, 1), "gflop_per_segment": round(flops / 1e9, 4),
             "layers": config.num_hidden_layers, "hidden": config.hidden_size,
             "intermediate": config.intermediate_size, "matmul_shape": [rows, config.hidden_size,
                                                                        config.intermediate_size],

@@ -58,11 +58,13 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["training"].append(record)
         result["student"] = {"model": record["model"],
                              "precision": student.inference_settings()["precision"],
+                             "device": student.inference_settings()["device"],
                              **families.measure(student, data, int(cfg.latency_batch),
                                                    int(cfg.throughput_batch),
                                                    float(cfg.throughput_seconds)),
                              **families.metrics(student, data)}
-        result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
+        result["roofline"] = roofline.roofline(finetuned, data.speed_texts,
+                                               families.precisions_of(finetuned, cfg),
                                                float(cfg.roofline_seconds),
                                                int(cfg.latency_batch))
 
@@ -96,7 +98,8 @@ def run(cfg, model_cfgs: dict) -> dict:
             furniture_cache)[0]
 
     if finetuned is not None:  # the matmul peak again, the best of both kept
-        result["roofline"] = roofline.roofline(finetuned, data.speed_texts, cfg.precisions,
+        result["roofline"] = roofline.roofline(finetuned, data.speed_texts,
+                                               families.precisions_of(finetuned, cfg),
                                                float(cfg.roofline_seconds),
                                                int(cfg.latency_batch),
                                                result["roofline"]["peak_gflops"])

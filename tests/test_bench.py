@@ -102,17 +102,55 @@ def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
     assert hardware.choose_precision("auto", kept)[0] == "bf16"
 
 
+def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_and_cuda_is_never_assumed():
+    # The pinned torch is the CPU wheel: no GPU, whatever the machine has.
+    assert hardware.choose_device("auto") == ("cpu", "auto: no GPU visible to torch")
+    assert hardware.choose_device("cpu") == ("cpu", "set in the model config")
+    with pytest.raises(RuntimeError, match="torch sees no GPU"):
+        hardware.choose_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+        hardware.choose_device("gpu")
+
+
+def test_a_gpu_run_becomes_the_gpu_column_of_the_newest_cpu_run(tmp_path):
+    """Whichever of the two runs writes the report, it is the CPU run's report with the GPU
+    run's rows that ran on the GPU as extra columns; without a GPU run, no such column."""
+    import shutil
+
+    cpu_source = report.newest(report.RESULTS, gpu=False)
+    gpu_source = report.newest(report.RESULTS, gpu=True)
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(cpu_source, results / cpu_source.name)
+    alone = tmp_path / "alone.md"
+    report.write(results / cpu_source.name, alone, results)
+    assert "GPU seg/s" not in alone.read_text()
+
+    shutil.copy(gpu_source, results / gpu_source.name)
+    from_gpu, from_cpu = tmp_path / "from_gpu.md", tmp_path / "from_cpu.md"
+    report.write(results / gpu_source.name, from_gpu, results)
+    report.write(results / cpu_source.name, from_cpu, results)
+    text = from_gpu.read_text()
+    assert text == from_cpu.read_text()
+    gpu = json.loads(gpu_source.read_text())
+    assert "**GPU column:**" in text and gpu["machine"]["gpu"] in text
+    row = next(line for line in text.splitlines() if line.startswith("| `minilm_finetune` | bf16"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    bf16 = next(r for r in gpu["inference"] if r["model"] == "minilm_finetune"
+                and r["precision"] == "bf16")
+    assert cells[-4].startswith(f"{bf16['segments_per_second']:,.1f}")
+    tfidf = next(line for line in text.splitlines() if line.startswith("| `tfidf_linear` |"))
+    assert tfidf.endswith("| - | - | - | - |")  # a CPU-only family: nothing in the GPU column
+
+
 def test_the_end_to_end_rows_default_to_the_model_make_train_trains():
     assert bench_main.default_model() == config_defaults("train")["model"]
 
 
 def test_compare_lines_up_two_runs_figure_by_figure():
-    from pathlib import Path
-
     from benchmarks import compare
 
-    committed = sorted((Path(__file__).parents[1] / "benchmarks" / "results").glob("*.json"))
-    first = json.loads(committed[-1].read_text())
+    first = json.loads(report.newest(report.RESULTS, gpu=False).read_text())
     second = json.loads(json.dumps(first))
     second["naive"]["segments_per_second"] *= 2
     lines, ratios = compare.compare(first, second)

@@ -6,6 +6,10 @@ segments/s against 13.7). int8 (dynamic quantization) runs faster than fp32 on e
 measured (18.6 against 13.7 there), but costs accuracy on some models: a model records at
 training time whether int8 kept its dev metrics (`int8_check`), and `auto` takes int8 only then.
 So `precision: auto` looks at the CPU, and at that record, when a model is loaded.
+
+A GPU is used where PyTorch sees one (`device: auto`) and never needed: there `auto` is bf16
+where the GPU computes it natively, and int8 (dynamic quantization, a CPU feature of PyTorch)
+runs on the CPU.
 """
 
 import functools
@@ -48,19 +52,46 @@ def torch_capability() -> str:
     return str(torch.backends.cpu.get_cpu_capability())
 
 
+def gpu_name() -> str | None:
+    """The GPU PyTorch would use, or None where it sees none (the CPU wheel never does)."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def describe() -> dict:
-    """The CPU as benchmark records name it."""
+    """The CPU (and GPU, where there is one) as benchmark records name them."""
     return {"cpu": cpu_model(), "cores": os.cpu_count(),
             "flags": [f for f in REPORTED_FLAGS if f in cpu_flags()],
-            "torch_kernels": torch_capability()}
+            "torch_kernels": torch_capability(), "gpu": gpu_name()}
 
 
-def choose_precision(requested: str, int8_check: dict | None = None) -> tuple[str, str]:
-    """(precision, why). `auto`: bf16 where the CPU computes bf16 natively; else int8 where the
-    model's `int8_check` says int8 kept its dev metrics; else fp32. Any other value is taken as
-    given."""
+def choose_device(requested: str) -> tuple[str, str]:
+    """(device, why). `auto`: the GPU where PyTorch sees one, else the CPU. `cuda` asked for on a
+    machine without one is an error, not a silent fallback."""
+    gpu = gpu_name()
+    if requested == "auto":
+        return ("cuda", f"auto: GPU {gpu}") if gpu else ("cpu", "auto: no GPU visible to torch")
+    if requested == "cuda" and not gpu:
+        raise RuntimeError("device: cuda, but torch sees no GPU (set device: auto or cpu)")
+    if requested not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {requested!r}")
+    return requested, "set in the model config"
+
+
+def choose_precision(requested: str, int8_check: dict | None = None,
+                     device: str = "cpu") -> tuple[str, str]:
+    """(precision, why). `auto` on a GPU: bf16 where it computes bf16 natively, else fp32. On the
+    CPU: bf16 where the CPU computes bf16 natively; else int8 where the model's `int8_check`
+    says int8 kept its dev metrics; else fp32. Any other value is taken as given."""
     if requested != "auto":
         return requested, "set in the model config"
+    if device == "cuda":
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"auto: GPU {gpu_name()} computes bf16 natively"
+        return "fp32", f"auto: GPU {gpu_name()} has no native bf16"
     kernels = f"torch kernels: {torch_capability()}"
     native = [flag for flag in NATIVE_BF16_FLAGS if flag in cpu_flags()]
     if native:

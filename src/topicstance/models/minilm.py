@@ -8,7 +8,8 @@
 
 Inference is shared: texts sorted by length, dynamic padding per batch, `torch.inference_mode`,
 a configured thread count, and a `precision` of fp32, bf16 (autocast) or int8 (dynamic
-quantization of the encoder's Linear layers).
+quantization of the encoder's Linear layers). Training and inference run on the GPU where torch
+sees one (`device: auto`); int8 always runs on the CPU, where PyTorch implements it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from transformers import (
 )
 
 from topicstance import pickled
-from topicstance.hardware import choose_precision
+from topicstance.hardware import choose_device, choose_precision
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
 
@@ -59,6 +60,7 @@ class _EncoderModel(TopicStanceModel):
 
     def __init__(self, taxonomy, params):
         super().__init__(taxonomy, params)
+        self.device, self.device_reason = choose_device(self.params.get("device", "auto"))
         self.set_precision(self.params.get("precision", "fp32"))
 
     def set_precision(self, precision: str) -> None:
@@ -67,10 +69,10 @@ class _EncoderModel(TopicStanceModel):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         self.params["precision"], self._quantized = precision, None
-        self.precision, self.precision_reason = choose_precision(precision,
-                                                                 self.params.get("int8_check"))
-        log.info("%s inference precision %s (%s)", self.family, self.precision,
-                 self.precision_reason)
+        self.precision, self.precision_reason = choose_precision(
+            precision, self.params.get("int8_check"), self.device)
+        log.info("%s inference on %s (%s), precision %s (%s)", self.family, self.device,
+                 self.device_reason, self.precision, self.precision_reason)
 
     def fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
         super().fit(train, dev, on_epoch)
@@ -95,11 +97,16 @@ class _EncoderModel(TopicStanceModel):
                 "keeps_metrics": scores["fp32"] - scores["int8"] <= tolerance}
 
     def inference_settings(self) -> dict:
-        return {"precision": self.precision, "precision_reason": self.precision_reason}
+        return {"device": self._run_device(), "precision": self.precision,
+                "precision_reason": self.precision_reason}
+
+    def _run_device(self) -> str:
+        """Where inference runs: int8 is a CPU feature of PyTorch, whatever `device` says."""
+        return "cpu" if self.precision == "int8" else self.device
 
     def _load_encoder(self, path: str) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.encoder = AutoModel.from_pretrained(path)
+        self.encoder = AutoModel.from_pretrained(path).to(self.device)
         self.encoder.eval()
 
     def _set_threads(self) -> None:
@@ -107,13 +114,13 @@ class _EncoderModel(TopicStanceModel):
             torch.set_num_threads(int(self.params["threads"]))
 
     def _inference_module(self, module: nn.Module) -> nn.Module:
-        """`module` itself, or (precision int8) a dynamically quantized copy, made once."""
+        """`module` itself, or (precision int8) a dynamically quantized CPU copy, made once."""
         if self.precision != "int8":
             return module
         if self._quantized is None:
             with warnings_silenced():
                 self._quantized = torch.ao.quantization.quantize_dynamic(
-                    copy.deepcopy(module), {nn.Linear}, dtype=torch.qint8)
+                    copy.deepcopy(module).cpu(), {nn.Linear}, dtype=torch.qint8)
         return self._quantized
 
     def _batched(self, texts: list[str], forward, pairs: list[str] | None = None
@@ -129,15 +136,15 @@ class _EncoderModel(TopicStanceModel):
         encoded = self.tokenizer(texts, pairs, truncation="longest_first",
                                  max_length=int(self.params["max_length"]))
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        batch_size, outputs = int(self.params["batch_size"]), []
-        autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
+        batch_size, outputs, device = int(self.params["batch_size"]), [], self._run_device()
+        autocast = (torch.autocast(device, dtype=torch.bfloat16)
                     if self.precision == "bf16" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
             for start in range(0, len(texts), batch_size):
                 inputs = self.tokenizer.pad([{key: encoded[key][i] for key in encoded}
                                              for i in order[start:start + batch_size]],
-                                            return_tensors="pt")
-                outputs.append([o.float().numpy() for o in forward(inputs)])
+                                            return_tensors="pt").to(device)
+                outputs.append([o.float().cpu().numpy() for o in forward(inputs)])
         if not outputs:
             return []
         restored = []
@@ -216,7 +223,8 @@ class MiniLMFinetuneModel(_EncoderModel):
     def _build_network(self, encoder_path: str) -> None:
         self._load_encoder(encoder_path)
         self.network = TopicStanceNetwork(self.encoder, len(self.taxonomy.topics),
-                                          len(self.taxonomy.stances), float(self.params["dropout"]))
+                                          len(self.taxonomy.stances), float(self.params["dropout"])
+                                          ).to(self.device)
 
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
         p = self.params
@@ -234,14 +242,15 @@ class MiniLMFinetuneModel(_EncoderModel):
         total_steps = len(loader) * int(p["max_epochs"])
         schedule = get_linear_schedule_with_warmup(optimizer, int(p["warmup_ratio"] * total_steps),
                                                    total_steps)
-        topic_loss = nn.BCEWithLogitsLoss(pos_weight=_positive_weights(train.topics))
-        stance_loss = nn.CrossEntropyLoss(weight=_class_weights(train.stances,
-                                                                len(self.taxonomy.stances)))
+        topic_loss = nn.BCEWithLogitsLoss(pos_weight=_positive_weights(train.topics).to(self.device))
+        stance_loss = nn.CrossEntropyLoss(weight=_class_weights(
+            train.stances, len(self.taxonomy.stances)).to(self.device))
         best_score, best_state, stale = -1.0, None, 0
         for epoch in range(1, int(p["max_epochs"]) + 1):
             self.network.train()
             running, progress = 0.0, tqdm(loader, desc=f"epoch {epoch}", unit="batch")
             for step, batch in enumerate(progress, 1):
+                batch = batch.to(self.device)
                 topics, stances = batch.pop("topics"), batch.pop("stance")
                 topic_logits, stance_logits = self.network(**batch)
                 loss = topic_loss(topic_logits, topics) + stance_loss(stance_logits, stances)
@@ -325,7 +334,8 @@ class MiniLMFinetuneModel(_EncoderModel):
 
     def _load(self, directory: Path) -> None:
         self._build_network(str(directory / ENCODER_DIR))
-        self.network.load_state_dict(torch.load(directory / FINETUNE_HEADS_FILE), strict=False)
+        self.network.load_state_dict(torch.load(directory / FINETUNE_HEADS_FILE,
+                                                map_location=self.device), strict=False)
         self.network.eval()
 
 
