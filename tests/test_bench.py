@@ -30,6 +30,9 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
 
     assert result["schema"] == 1 and result["profile"] == "quick"
     assert {"cpu", "cores", "flags", "torch_kernels", "threads"} <= set(result["machine"])
+    # The pinned torch is the CPU wheel: no GPU, every row on the CPU, a plain file name.
+    assert result["machine"]["gpu"] is None and "-gpu" not in path.name
+    assert {r["device"] for r in result["inference"]} == {"cpu"}
     assert [t["model"] for t in result["training"]] == ["tfidf_linear", "tfidf_gated",
                                                         "minilm_finetune",
                                                         "minilm_finetune, first 3 layers"]
