@@ -115,6 +115,19 @@ def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_and_cuda_is_never_assume
         hardware.choose_device("gpu")
 
 
+def test_on_a_gpu_auto_is_the_gpu_at_bf16_where_it_has_bf16(monkeypatch):
+    """The decision only (CI has no GPU; the committed GPU run exercised the real one)."""
+    import torch
+
+    kept = {"fp32": 0.80, "int8": 0.795, "tolerance": 0.01, "keeps_metrics": True}
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA H200")
+    assert hardware.choose_device("auto") == ("cuda", "auto: GPU NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert hardware.choose_precision("auto", kept, "cuda")[0] == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert hardware.choose_precision("auto", kept, "cuda")[0] == "fp32"  # never int8 on a GPU
+
+
 def test_a_gpu_run_becomes_the_gpu_column_of_the_newest_cpu_run(tmp_path):
     """Whichever of the two runs writes the report, it is the CPU run's report with the GPU
     run's rows that ran on the GPU as extra columns; without a GPU run, no such column."""
