@@ -97,12 +97,9 @@ class _EncoderModel(TopicStanceModel):
                 "keeps_metrics": scores["fp32"] - scores["int8"] <= tolerance}
 
     def inference_settings(self) -> dict:
-        return {"device": self._run_device(), "precision": self.precision,
-                "precision_reason": self.precision_reason}
-
-    def _run_device(self) -> str:
-        """Where inference runs: int8 is a CPU feature of PyTorch, whatever `device` says."""
-        return "cpu" if self.precision == "int8" else self.device
+        """Where and how inference runs; int8 is a CPU feature of PyTorch, whatever `device`."""
+        return {"device": "cpu" if self.precision == "int8" else self.device,
+                "precision": self.precision, "precision_reason": self.precision_reason}
 
     def _load_encoder(self, path: str) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -123,11 +120,11 @@ class _EncoderModel(TopicStanceModel):
                     copy.deepcopy(module).cpu(), {nn.Linear}, dtype=torch.qint8)
         return self._quantized
 
-    def _batched(self, texts: list[str], forward, pairs: list[str] | None = None
-                 ) -> list[np.ndarray]:
-        """Run `forward(batch_inputs) -> tuple of tensors` over `texts` (with `pairs` as each
-        one's second text, when given) in batches of similar token counts; return the outputs
-        as arrays in the original order.
+    def _batched(self, texts: list[str], module: nn.Module, forward,
+                 pairs: list[str] | None = None) -> list[np.ndarray]:
+        """Run `forward(batch_inputs) -> tuple of tensors`, a call of `module`, over `texts`
+        (with `pairs` as each one's second text, when given) in batches of similar token counts
+        on the module's device; return the outputs as arrays in the original order.
 
         Everything is tokenized first and batched by token count, so a batch is padded to
         little more than its own length (sorting by characters padded news paragraphs ~15%
@@ -136,7 +133,8 @@ class _EncoderModel(TopicStanceModel):
         encoded = self.tokenizer(texts, pairs, truncation="longest_first",
                                  max_length=int(self.params["max_length"]))
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        batch_size, outputs, device = int(self.params["batch_size"]), [], self._run_device()
+        batch_size, outputs = int(self.params["batch_size"]), []
+        device = next(module.parameters()).device.type  # a quantized copy is on the CPU
         autocast = (torch.autocast(device, dtype=torch.bfloat16)
                     if self.precision == "bf16" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
@@ -170,7 +168,7 @@ class MiniLMLinearModel(_EncoderModel):
             hidden = encoder(**inputs).last_hidden_state
             return (mean_pool(hidden, inputs["attention_mask"]),)
 
-        return self._batched(list(texts), forward)[0]
+        return self._batched(list(texts), encoder, forward)[0]
 
     def _fit(self, train: LabeledSplit, dev: LabeledSplit, on_epoch=None) -> None:
         self._load_encoder(self.params["pretrained_path"])
@@ -325,7 +323,7 @@ class MiniLMFinetuneModel(_EncoderModel):
 
         if not len(texts):
             return np.zeros((0, len(self.taxonomy.topics))), np.zeros((0, len(self.taxonomy.stances)))
-        return tuple(self._batched(list(texts), forward, self._pairs(texts, contexts)))
+        return tuple(self._batched(list(texts), network, forward, self._pairs(texts, contexts)))
 
     def _save(self, directory: Path) -> None:
         self._save_encoder(directory, self.network.encoder)
