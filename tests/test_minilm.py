@@ -159,3 +159,36 @@ def test_ensemble_averages_its_members_and_survives_a_pyfunc_round_trip(splits, 
     np.testing.assert_allclose(topics, np.mean([t for t, _ in member_scores], axis=0), atol=1e-6)
     np.testing.assert_allclose(stances, np.mean([s for _, s in member_scores], axis=0), atol=1e-6)
     _assert_pyfunc_round_trip(model, dev.texts, tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no GPU visible to torch (the pinned torch is the CPU wheel)")
+def test_on_a_gpu_the_finetune_trains_there_int8_runs_on_the_cpu_and_it_loads_without_one(
+        splits, tmp_path):
+    """Runs only where torch sees a GPU (never in CI): `pytest tests/test_minilm.py -k gpu`."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import clean_subprocess_env
+
+    train, dev = splits
+    model = _model("minilm_finetune", precision="int8")
+    model.fit(train, dev)  # dev metrics on the live GPU network, the int8 check on a CPU copy
+    assert model.device == "cuda" and {"fp32", "int8"} <= set(model.params["int8_check"])
+    ran_on = {}
+    for precision in ("auto", "fp32", "bf16", "int8"):
+        model.set_precision(precision)
+        assert len(model.predict_frame(dev.texts)) == len(dev)
+        ran_on[precision] = model.inference_settings()["device"]
+    assert ran_on == {"auto": "cuda", "fp32": "cuda", "bf16": "cuda", "int8": "cpu"}
+
+    model.set_precision("auto")
+    model.save(tmp_path / "model")
+    load = ("import json, sys; from pathlib import Path; from topicstance.models import load_model; "
+            "m = load_model(Path(sys.argv[1])); m.predict_frame(['Kyiv said talks resume.']); "
+            "print(json.dumps(m.inference_settings()))")
+    child = subprocess.run([sys.executable, "-c", load, str(tmp_path / "model")], check=True,
+                           capture_output=True, text=True,
+                           env={**clean_subprocess_env(), "CUDA_VISIBLE_DEVICES": ""})
+    assert json.loads(child.stdout.strip().splitlines()[-1])["device"] == "cpu"
