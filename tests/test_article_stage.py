@@ -85,6 +85,51 @@ def test_a_segment_is_read_with_its_article(article_model):
                        other_article.loc[0, scores].astype(float))
 
 
+def test_a_text_sent_alone_is_read_by_the_lone_segment_heads(article_model):
+    """Without article ids the stage's lone-segment heads read the text (own and context
+    scores only); with ids, the article heads."""
+    stage, n_stances = article_model.article_stage, len(article_model.taxonomy.stances)
+    assert stage.lone_topic_heads is not None
+    texts = ["Prosecutors said the suspects spied for a foreign intelligence service.",
+             "Brussels agreed a new package of sanctions on Russian oil.",
+             "The weather in the capital stayed mild."]
+    own = np.hstack(article_model.predict_scores(texts))
+    no_context = np.repeat(np.hstack(article_model.predict_scores([""])), len(texts), axis=0)
+    topics, stance = stage.apply(own, no_context, None, n_stances)
+    alone = article_model.predict_frame(texts)  # the tiny model has no relevance gate
+    topic_columns = [f"score_{t}" for t in article_model.taxonomy.topics]
+    assert np.allclose(alone[topic_columns].to_numpy(float), topics)
+    assert np.allclose(alone[[f"prob_{s}" for s in article_model.taxonomy.stances]]
+                       .to_numpy(float), stance)
+    taxonomy = article_model.taxonomy
+    assert alone["topics"].tolist() == [
+        [t for t, on in zip(taxonomy.topics, row) if on]
+        for row in topics >= article_model.thresholds]
+    as_articles = article_model.predict_frame(texts, article_ids=["a", "b", "c"])
+    article_topics, _ = stage.apply(own, no_context, ["a", "b", "c"], n_stances)
+    assert np.allclose(as_articles[topic_columns].to_numpy(float), article_topics)
+    assert not np.allclose(article_topics, topics)
+
+
+def test_a_model_saved_before_the_lone_segment_heads_reads_a_lone_text_as_its_article(
+        article_model, tmp_path):
+    directory = article_model.save(tmp_path / "model")
+    stage_file = directory / "article_stage.pkl"
+    with open(stage_file, "rb") as f:
+        parts = pickle.load(f)
+    with open(stage_file, "wb") as f:
+        pickle.dump({k: parts[k] for k in ("topic_heads", "stance_head")}, f)
+    texts = [row["text"] for row in tiny_corpus(4)]
+    old = load_model(directory)
+    assert old.article_stage.lone_topic_heads is None
+    frame = old.predict_frame(texts)
+    own = np.hstack(old.predict_scores(texts))
+    no_context = np.repeat(np.hstack(old.predict_scores([""])), len(texts), axis=0)
+    topics, _ = old.article_stage.apply(own, no_context, list(range(len(texts))),
+                                        len(old.taxonomy.stances))
+    assert np.allclose(frame[[f"score_{t}" for t in old.taxonomy.topics]].to_numpy(float), topics)
+
+
 def test_the_local_engine_never_cuts_an_article():
     rows = pd.DataFrame({"article_id": list("aaabbc"), "text": list("uvwxyz")})
     batches = [b["article_id"].tolist() for b in _batches(rows, 2)]

@@ -7,7 +7,13 @@ logistic regression per topic, and one for the stance, over the log-odds of:
   - the segment's own scores,
   - the scores of its article context (headline and previous segment, scored as one text),
   - the mean and the max of the segment scores over its article (the rows that share its
-    `article_id` in the same call; a text without one is its own article).
+    `article_id` in the same call).
+A text sent without an article id (a single segment to the served model, a pyfunc call with no
+`article_id` column) has no article to read: a second set of heads, the lone-segment heads,
+reads only its own scores and its context's, and learned from the same training rows scored that
+way, each row once with its context and once without. Reading a lone segment with the article
+heads instead (its own scores standing in for its article's) cost 4-5 points of topic and stance
+macro-F1 on the coverage test part (README, ablation).
 The first stage's scores on the training data must be the ones it gives unseen text, so they
 come from copies of the family refit on folds grouped by article, or by outlet (see
 `TopicStanceModel._folds`): the text the job meets is mostly from outlets it never trained on.
@@ -30,37 +36,57 @@ _EPS = 1e-4
 class ArticleStage:
     def __init__(self, params: dict):
         self.params = params
+        self.lone_topic_heads = self.lone_stance_head = None
 
-    def fit(self, segment_scores: np.ndarray, context_scores: np.ndarray, article_ids,
-            topics: np.ndarray, stances: np.ndarray) -> "ArticleStage":
-        """`*_scores`: (n, n_topics + n_stances) first-stage probabilities, topics first."""
-        x = features(segment_scores, context_scores, article_ids)
+    def fit(self, segment_scores: np.ndarray, context_scores: np.ndarray,
+            no_context_scores: np.ndarray, article_ids, topics: np.ndarray,
+            stances: np.ndarray) -> "ArticleStage":
+        """`*_scores`: (n, n_topics + n_stances) first-stage probabilities, topics first, of
+        each segment, of its context, and of an empty context (what a lone segment sent with
+        no context has)."""
+        self.topic_heads, self.stance_head = self._heads(
+            features(segment_scores, context_scores, article_ids), topics, stances)
+        lone = np.vstack([lone_features(segment_scores, context_scores),
+                          lone_features(segment_scores, no_context_scores)])
+        self.lone_topic_heads, self.lone_stance_head = self._heads(
+            lone, np.vstack([topics, topics]), np.concatenate([stances, stances]))
+        return self
+
+    def _heads(self, x: np.ndarray, topics: np.ndarray, stances: np.ndarray):
         c = float(self.params["C"])
         topic_weight = "balanced" if self.params.get("balanced_topics") else None
         stance_weight = "balanced" if self.params.get("balanced_stance") else None
-        self.topic_heads = [LogisticRegression(C=c, class_weight=topic_weight, max_iter=3000)
-                            .fit(x, topics[:, j]) for j in range(topics.shape[1])]
-        self.stance_head = LogisticRegression(C=c, class_weight=stance_weight,
-                                              max_iter=3000).fit(x, stances)
-        return self
+        topic_heads = [LogisticRegression(C=c, class_weight=topic_weight, max_iter=3000)
+                       .fit(x, topics[:, j]) for j in range(topics.shape[1])]
+        return topic_heads, LogisticRegression(C=c, class_weight=stance_weight,
+                                               max_iter=3000).fit(x, stances)
 
     def apply(self, segment_scores, context_scores, article_ids, n_stances: int):
-        """(topic probabilities, stance probabilities) after the article stage."""
-        x = features(segment_scores, context_scores, article_ids)
-        topics = np.column_stack([head.predict_proba(x)[:, 1] for head in self.topic_heads])
+        """(topic probabilities, stance probabilities) after the article stage: the article
+        heads with `article_ids`, the lone-segment heads without."""
+        if article_ids is None and self.lone_topic_heads is not None:
+            x, topic_heads, stance_head = (lone_features(segment_scores, context_scores),
+                                           self.lone_topic_heads, self.lone_stance_head)
+        else:  # a model saved before the lone-segment heads reads a lone text as its article
+            x, topic_heads, stance_head = (features(segment_scores, context_scores, article_ids),
+                                           self.topic_heads, self.stance_head)
+        topics = np.column_stack([head.predict_proba(x)[:, 1] for head in topic_heads])
         stance = np.zeros((len(x), n_stances))
-        stance[:, self.stance_head.classes_] = self.stance_head.predict_proba(x)
+        stance[:, stance_head.classes_] = stance_head.predict_proba(x)
         return topics, stance
 
     def save(self, directory: Path) -> None:
-        pickled.dump({"topic_heads": self.topic_heads, "stance_head": self.stance_head},
-                    Path(directory) / STAGE_FILE)
+        pickled.dump({"topic_heads": self.topic_heads, "stance_head": self.stance_head,
+                      "lone_topic_heads": self.lone_topic_heads,
+                      "lone_stance_head": self.lone_stance_head}, Path(directory) / STAGE_FILE)
 
     @classmethod
     def load(cls, params: dict, directory: Path) -> "ArticleStage":
         stage = cls(params)
         parts = pickled.load(Path(directory) / STAGE_FILE)
         stage.topic_heads, stage.stance_head = parts["topic_heads"], parts["stance_head"]
+        stage.lone_topic_heads = parts.get("lone_topic_heads")
+        stage.lone_stance_head = parts.get("lone_stance_head")
         return stage
 
 
@@ -71,6 +97,10 @@ def features(segment_scores: np.ndarray, context_scores: np.ndarray, article_ids
     frame = pd.DataFrame(own).groupby(pd.Series(list(article_ids), dtype=str).values)
     return np.hstack([own, context, frame.transform("mean").to_numpy(),
                       frame.transform("max").to_numpy()])
+
+
+def lone_features(segment_scores: np.ndarray, context_scores: np.ndarray) -> np.ndarray:
+    return np.hstack([_log_odds(segment_scores), _log_odds(context_scores)])
 
 
 def _log_odds(p: np.ndarray) -> np.ndarray:

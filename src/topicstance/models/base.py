@@ -17,7 +17,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,14 @@ THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 OFFSET_GRID = np.round(np.arange(-0.5, 0.51, 0.25), 2)
 
 MetricsCallback = Callable[[dict[str, float], int], None]
+
+
+class OutOfFold(NamedTuple):
+    """First-stage scores of the training rows by the fold copies that never saw them:
+    (n, n_topics + n_stances) each, of the segment, of its context, and of an empty context."""
+    segment: np.ndarray
+    context: np.ndarray
+    no_context: np.ndarray
 
 
 def context(headline: str, previous: str) -> str:
@@ -79,7 +87,8 @@ class TopicStanceModel(ABC):
                                            self.thresholds)
 
     def _tune_thresholds(self, train: LabeledSplit, dev: LabeledSplit,
-                         dev_topic_scores: np.ndarray, out_of_fold) -> np.ndarray:
+                         dev_topic_scores: np.ndarray, out_of_fold: OutOfFold | None
+                         ) -> np.ndarray:
         """Per-topic thresholds from the rows `thresholds_on` names:
         - `dev` (default): every dev row;
         - `real`: dev's real text only. Real copy scores less confidently than the written
@@ -91,7 +100,8 @@ class TopicStanceModel(ABC):
         if mode == "out_of_fold":
             if out_of_fold is None:
                 raise ValueError("thresholds_on: out_of_fold needs model.article_stage")
-            topics, stances = self.article_stage.apply(*out_of_fold, train.article_ids,
+            topics, stances = self.article_stage.apply(out_of_fold.segment, out_of_fold.context,
+                                                       train.article_ids,
                                                        len(self.taxonomy.stances))
             if self.gate is not None:
                 topics, _ = self.gate.apply(list(train.texts), train.contexts, topics, stances,
@@ -103,15 +113,15 @@ class TopicStanceModel(ABC):
             rows = dev.real.astype(bool)
         return tune_thresholds(dev_topic_scores[rows], dev.topics[rows])
 
-    def _tune_stance_offsets(self, train: LabeledSplit, out_of_fold) -> np.ndarray:
+    def _tune_stance_offsets(self, train: LabeledSplit, out_of_fold: OutOfFold) -> np.ndarray:
         """Shifts of the stance's log-priors (`tune_stance_offsets`), tuned on the training
         split's real text as the article stage's fold copies scored it, through the gate. Real
         copy voices its side less plainly than the written corpus, so a model fit to both gives
         real text too few sides."""
         if out_of_fold is None:
             raise ValueError("model.stance_offsets needs model.article_stage")
-        _, stances = self.article_stage.apply(*out_of_fold, train.article_ids,
-                                              len(self.taxonomy.stances))
+        _, stances = self.article_stage.apply(out_of_fold.segment, out_of_fold.context,
+                                              train.article_ids, len(self.taxonomy.stances))
         about_war = np.ones(len(train))
         if self.gate is not None:  # the gate's p on text it never saw: its own fold copies'
             from topicstance.models.article import take
@@ -131,11 +141,11 @@ class TopicStanceModel(ABC):
     def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
         """The article stage learns from first-stage scores on text the family has not seen:
         copies of the family refit on grouped folds of `train` (`_folds`) score the rest.
-        Returns the stage and those out-of-fold (segment, context) scores, in `train`'s order."""
+        Returns the stage and those out-of-fold scores, in `train`'s order."""
         from topicstance.models.article import ArticleStage, take
 
         params = {k: v for k, v in self.params.items() if k not in ("article_stage", "gate")}
-        segment_scores, context_scores = [], []
+        segment_scores, context_scores, no_context_scores = [], [], []
         held_out = []
         for fit_rows, held_rows in self._folds(train):
             copy = type(self)(self.taxonomy, params)
@@ -143,9 +153,12 @@ class TopicStanceModel(ABC):
             held = take(train, held_rows)
             segment_scores.append(np.hstack(copy.predict_scores(held.texts, held.contexts)))
             context_scores.append(np.hstack(copy.predict_scores(held.contexts)))
+            no_context_scores.append(np.repeat(np.hstack(copy.predict_scores([""])),
+                                               len(held_rows), axis=0))
             held_out.append(held_rows)
         order = np.argsort(np.concatenate(held_out))
-        out_of_fold = (np.vstack(segment_scores)[order], np.vstack(context_scores)[order])
+        out_of_fold = OutOfFold(*(np.vstack(scores)[order] for scores in
+                                  (segment_scores, context_scores, no_context_scores)))
         stage = ArticleStage(dict(self.params["article_stage"])).fit(
             *out_of_fold, train.article_ids, train.topics, train.stances)
         return stage, out_of_fold
@@ -202,7 +215,7 @@ class TopicStanceModel(ABC):
                       article_ids: list[str] | None = None) -> pd.DataFrame:
         """Decisions and scores, one row per text: the pyfunc's output. With `article_ids`,
         the rows of one article are read together (the article stage); without, each text is
-        its own article."""
+        its own article (read by the article stage's lone-segment heads)."""
         topic_scores, stance_scores = self.scores(list(texts), contexts, article_ids)
         decided = topic_scores >= self.thresholds
         frame = pd.DataFrame({
