@@ -61,7 +61,9 @@ def test_one_parent_holds_the_children(sweep):
 def test_children_carry_the_same_metrics_plots_and_datasets(sweep):
     keys = [set(c.data.metrics) for c in sweep.children]
     assert keys[0] == keys[1]
-    assert {"dev/mean_macro_f1", "heldout/heldout/mean_macro_f1"} <= keys[0]
+    assert {"dev/mean_macro_f1", "heldout/heldout/mean_macro_f1",
+            "heldout/heldout/alone/topic_macro_f1", "heldout/heldout/alone/stance_macro_f1"
+            } <= keys[0]  # the held-out file scored with its articles, and segment by segment
     for child in sweep.children:
         run_id = child.info.run_id
         dev = {a.path for a in sweep.client.list_artifacts(run_id, "dev")}
