@@ -113,7 +113,8 @@ def test_promotion_policy(tmp_path, tiny_labeled_file):
 
 # ---- evaluate ----------------------------------------------------------------------------------
 
-METRIC_KEYS = ("n", "topic_micro_f1", "topic_macro_f1", "stance_macro_f1", "stance_accuracy")
+METRIC_KEYS = ("n", "topic_micro_f1", "topic_macro_f1", "stance_macro_f1", "stance_accuracy",
+               "alone/topic_macro_f1", "alone/stance_macro_f1")
 
 
 def test_evaluate_is_deterministic(store, tmp_path):

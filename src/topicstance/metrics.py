@@ -23,6 +23,9 @@ from topicstance.labels import Taxonomy
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
 
+# Also reported for labeled segments sent alone (no context, no article id), under `alone/`.
+ALONE_METRICS = ("topic_macro_f1", "stance_macro_f1")
+
 
 def paired(taxonomy: Taxonomy, truth: LabeledSplit, predicted) -> tuple:
     """(taxonomy, true topics, predicted topics, true stances, predicted stances): the arguments

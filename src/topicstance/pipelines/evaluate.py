@@ -10,7 +10,8 @@ from topicstance.labels import Taxonomy
 
 
 def evaluate_model(cfg: DictConfig) -> dict:
-    """Returns `n`, the metrics (unprefixed), `model_uri` and `data_file`."""
+    """Returns `n`, the metrics (unprefixed; `alone/...`: each segment sent with no context
+    and no article id), `model_uri` and `data_file`."""
     taxonomy = Taxonomy.from_config(cfg.labels)
     data_file = Path(cfg.data_file).expanduser().resolve()
     rows, rejected = corpus.load([data_file], taxonomy)
@@ -27,10 +28,15 @@ def evaluate_model(cfg: DictConfig) -> dict:
         truth = corpus.to_split(rows, taxonomy)
         headlines, previous = corpus.headlines_and_previous(list(rows["article_id"]),
                                                             list(rows["text"]))
-        predicted = tracking.load_pyfunc(model_uri).predict(pd.DataFrame(
+        model = tracking.load_pyfunc(model_uri)
+        predicted = model.predict(pd.DataFrame(
             {"text": rows["text"], "headline": headlines, "previous": previous,
              "article_id": rows["article_id"]}))
         scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
+        # The same segments sent alone, as a caller of the served model may send them.
+        alone = model.predict(pd.DataFrame({"text": rows["text"]}))
+        alone_scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, alone))
+        scores.update({f"alone/{k}": alone_scores[k] for k in metrics.ALONE_METRICS})
         tracking.log_metrics({"n": len(rows), **scores}, prefix="eval/")
         reports.log_split_report("eval", taxonomy, truth, predicted, cfg.report.worst_segments)
     return {"n": len(rows), **scores, "model_uri": model_uri, "data_file": str(data_file)}

@@ -11,8 +11,7 @@ from topicstance.labels import Taxonomy
 from topicstance.models import build_model, model_class
 
 log = logging.getLogger(__name__)
-ALONE_METRICS = ("topic_macro_f1", "stance_macro_f1", "offtopic_side_rate",
-                 "offtopic_war_topic_rate")
+OFFTOPIC_RATES = ("offtopic_side_rate", "offtopic_war_topic_rate")
 
 
 def training_split(train_rows, taxonomy: Taxonomy, cfg: DictConfig, gate=None
@@ -129,5 +128,6 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
     alone_scores.update(coverage.offtopic_rates(rows["article_id"], alone["stance"],
                                                 alone["topics"], rows["topics"], sources,
                                                 war_topics))
-    scores.update({f"alone/{k}": alone_scores[k] for k in ALONE_METRICS if k in alone_scores})
+    scores.update({f"alone/{k}": alone_scores[k] for k in metrics.ALONE_METRICS + OFFTOPIC_RATES
+                   if k in alone_scores})
     return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}
