@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
 .PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
-.PHONY: sweep leaderboard promote
+.PHONY: sweep leaderboard promote cv
 .PHONY: server serve
 .PHONY: report label-queue import-labels browser
 
@@ -44,6 +44,9 @@ evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl
 
 compare: validate-data ## The compare_models sweep: every family and the ablation rows without the seeds, under one parent run; prints the tables
 	$(BIN)/topicstance-train +experiment=compare_models $(ARGS)
+
+cv: validate-data ## Outlet-grouped cross-validation of a configuration over the coverage training part (folds x `make train`): ARGS="model=tfidf_linear"
+	$(BIN)/topicstance-cv $(ARGS)
 
 sweep: validate-data ## A Hydra multirun under one MLflow parent run: ARGS="+experiment=tfidf_grid" or ARGS="--multirun model.C=1,4"
 	@[ -n "$(ARGS)" ] || { echo 'usage: make sweep ARGS="+experiment=compare_models" (or tfidf_grid, or --multirun <key>=<a>,<b>)'; exit 2; }

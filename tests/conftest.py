@@ -20,7 +20,7 @@ from topicstance.config import CONF_DIR, PROJECT_ROOT
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 SEEDS_FILE = DATA_DIR / "labeled" / "seeds.jsonl"
-TOP_LEVEL_CONFIGS = ("train", "predict", "evaluate", "validate_data", "compare", "bench",
+TOP_LEVEL_CONFIGS = ("train", "cross_validate", "predict", "evaluate", "validate_data", "compare", "bench",
                      "leaderboard", "promote", "make_report", "label_queue", "import_labels")
 
 # Environment that must never leak into a test from the developer's shell or CI.

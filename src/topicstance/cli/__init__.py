@@ -11,3 +11,23 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 from topicstance.config import CONF_DIR
 
 CONFIG_PATH = str(CONF_DIR)
+
+
+def run_job(job, cfg, log):
+    """`job(cfg)`, with the variant named by the `model=` config chosen when not set. In a
+    multirun, Hydra's basic launcher stops a sweep at the first job that raises; a failed job is
+    already recorded FAILED in MLflow, so it is logged and the sweep goes on (returns None)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    if cfg.variant is None:  # comparison rows are named by the model config chosen
+        cfg.variant = hydra_cfg.runtime.choices.get("model")
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return job(cfg)
+    try:
+        return job(cfg)
+    except Exception:
+        log.exception("job %s failed (its MLflow run is FAILED); the sweep goes on",
+                      hydra_cfg.job.num)
+        return None

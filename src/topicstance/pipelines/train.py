@@ -20,7 +20,7 @@ def training_split(train_rows, taxonomy: Taxonomy, cfg: DictConfig, gate=None
     coverage sources; the article stage's folds keep outlets apart) and, for a relevance gate
     (its `neutral_stance` and war `topics`), whether its article is about the war."""
     split = corpus.to_split(train_rows, taxonomy)
-    sources = _coverage_sources(cfg.data)
+    sources = coverage_sources(cfg.data)
     split.outlets = coverage.outlets(train_rows["article_id"], sources)
     if gate:
         war_articles = {a: bool(r["war"]) for a, r in sources.items()}
@@ -75,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 len(dev_split) / max(predict_seconds, 1e-9), 1)
             reports.log_split_report("dev", taxonomy, dev_split, predicted,
                                      cfg.report.worst_segments)
-        sources = _coverage_sources(cfg.data)
+        sources = coverage_sources(cfg.data)
         for path in cfg.data.get("heldout") or []:
             results.update(_heldout_metrics(model, path, taxonomy, sources,
                                             cfg.labels.get("war_topics") or []))
@@ -96,7 +96,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return results
 
 
-def _coverage_sources(data_cfg) -> dict:
+def coverage_sources(data_cfg) -> dict:
+    """The coverage pages' provenance records by article id ({} when the data has none)."""
     path = data_cfg.get("coverage_sources")
     if not path or not Path(path).exists():
         return {}

@@ -1,0 +1,23 @@
+import json
+import logging
+
+import hydra
+
+from topicstance.cli import CONFIG_PATH, run_job
+
+log = logging.getLogger("topicstance.cross_validate")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="cross_validate")
+def main(cfg) -> float | None:
+    from topicstance.pipelines.cross_validate import cross_validate
+
+    results = run_job(cross_validate, cfg, log)
+    if results is None:
+        return None
+    print(json.dumps(results))
+    return results.get("cv/mean_macro_f1")
+
+
+if __name__ == "__main__":
+    main()
