@@ -70,6 +70,7 @@ def test_pooled_metrics_with_the_article_and_alone_and_the_offtopic_rates(cv_run
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "cv/fold/topic_macro_f1")]
     assert sorted(steps) == [0, 1, 2, 3]
     assert run.data.tags["job"] == "cross_validate"
+    assert "git_commit" in run.data.tags and run.data.tags["taxonomy"]  # where it came from
     assert run.data.params["cv_articles"] == str(N_ARTICLES)
     assert not client.search_registered_models()  # compares configurations, registers nothing
 

@@ -36,6 +36,7 @@ def cross_validate(cfg: DictConfig) -> dict[str, float]:
     tags = {"model_family": cfg.model.family, "variant": variant}
     with tracking.run("cross_validate", cfg.get("run_name") or f"cv {variant}", tags):
         tracking.log_config(cfg)
+        tracking.log_job_context(cfg.paths.root, taxonomy)
         rows, rejected = corpus.load(cfg.data.labeled, taxonomy)
         for r in rejected:
             log.warning("set aside %s", r)
