@@ -252,6 +252,44 @@ def test_thresholds_out_of_fold_come_from_the_training_split_not_dev(taxonomy):
                                     {"thresholds_on": "out_of_fold"}), taxonomy).fit(train, dev)
 
 
+def test_texts_sent_alone_are_decided_by_their_own_out_of_fold_thresholds(taxonomy, tmp_path):
+    """With `thresholds_on: out_of_fold` the model also tunes thresholds for texts sent without
+    an article id (read by the lone-segment heads); those decide such texts, the article
+    thresholds decide texts with ids, and both survive save and load. Thresholds tuned on dev
+    leave lone texts to the shared ones."""
+    import datasets
+    from omegaconf import OmegaConf
+
+    records = tiny_corpus(16)
+    for r in records:
+        r["source"] = "coverage" if int(r["article_id"][-2:]) % 2 == 0 else "synthetic"
+    train_rows, dev_rows = corpus.split_by_article(datasets.Dataset.from_list(records), 0.25,
+                                                   seed=0)
+    train, dev = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
+    article = compose_config_model("tfidf_article")
+    article.pop("defaults")
+    config = OmegaConf.merge(compose_config_model("tfidf_linear"), article,
+                             {"gate": {"topics": GATE["topics"]}})
+    model = build_model(config, taxonomy)
+    model.fit(train, dev)
+    assert model.gate is not None and model.lone_thresholds.shape == model.thresholds.shape
+    assert all(t in THRESHOLD_GRID or t == 0.5 for t in model.lone_thresholds)
+
+    model.thresholds = np.full(len(taxonomy.topics), 0.0)  # every topic, read with the article
+    model.lone_thresholds = np.full(len(taxonomy.topics), 1.01)  # no topic, sent alone
+    restored = load_model(model.save(tmp_path / "model"))
+    assert np.array_equal(restored.lone_thresholds, model.lone_thresholds)
+    texts = dev.texts[:6]
+    assert restored.predict_frame(texts)["topics"].tolist() == [[]] * len(texts)
+    with_ids = restored.predict_frame(texts, article_ids=dev.article_ids[:6])
+    assert with_ids["topics"].tolist() == [list(taxonomy.topics)] * len(texts)
+
+    on_dev = build_model(OmegaConf.merge(config, {"thresholds_on": "dev"}), taxonomy)
+    on_dev.fit(train, dev)
+    assert on_dev.lone_thresholds is None
+    assert load_model(on_dev.save(tmp_path / "on_dev")).lone_thresholds is None
+
+
 def test_article_stage_folds_by_outlet_keep_each_outlet_on_one_side(taxonomy):
     """With `article_stage.folds_by: outlet` the fold copies never score an outlet they were
     trained on (rows of no known outlet are kept apart by article); any other value is refused

@@ -60,6 +60,7 @@ class TopicStanceModel(ABC):
         self.taxonomy = taxonomy
         self.params = dict(params)
         self.thresholds = np.full(len(taxonomy.topics), 0.5)
+        self.lone_thresholds = None  # for texts sent without an article id (`_tune_lone_thresholds`)
         self.stance_offsets = np.zeros(len(taxonomy.stances))  # log-prior shifts (`shift_stance`)
         self.gate = None
         self.article_stage = None
@@ -82,6 +83,8 @@ class TopicStanceModel(ABC):
             self.stance_offsets = self._tune_stance_offsets(train, out_of_fold)
         topic_scores, stance_scores = self.scores(dev.texts, dev.contexts, dev.article_ids)
         self.thresholds = self._tune_thresholds(train, dev, topic_scores, out_of_fold)
+        if out_of_fold is not None and self.params.get("thresholds_on") == "out_of_fold":
+            self.lone_thresholds = self._tune_lone_thresholds(train, out_of_fold)
         if len(dev):
             self.reference = drift.summary(self.taxonomy, topic_scores, stance_scores,
                                            self.thresholds)
@@ -113,6 +116,29 @@ class TopicStanceModel(ABC):
             rows = dev.real.astype(bool)
         return tune_thresholds(dev_topic_scores[rows], dev.topics[rows])
 
+    def _tune_lone_thresholds(self, train: LabeledSplit, out_of_fold: OutOfFold) -> np.ndarray:
+        """Per-topic thresholds for texts sent without an article id, tuned on the real training
+        rows as the lone-segment heads read them from the out-of-fold scores (each row once with
+        its context, once without, as those heads learned), through the out-of-fold gate (which
+        without an article judges each segment alone). A lone segment's scores spread otherwise
+        than one read with its article: with shared thresholds, a smaller dev split moved
+        `espionage_trial`'s from 0.65 to 0.75 and cost the lone path 5 points of topic F1 on the
+        coverage test part (README, ablation)."""
+        rows = train.real.astype(bool) if train.real is not None else np.ones(len(train), bool)
+        if not rows.any():  # no real text: every training row counts
+            rows = np.ones(len(train), bool)
+        about_war = [np.ones(len(train))] * 2  # with its context, without
+        if self.gate is not None:
+            about_war = self._gate_out_of_fold(train, [train.contexts, None], None)
+        scored = []
+        for k, context_scores in enumerate((out_of_fold.context, out_of_fold.no_context)):
+            topics, _ = self.article_stage.apply(out_of_fold.segment[rows], context_scores[rows],
+                                                 None, len(self.taxonomy.stances))
+            if self.gate is not None:
+                topics[:, self.gate.gated_topics] *= about_war[k][rows, None]
+            scored.append(topics)
+        return tune_thresholds(np.vstack(scored), np.vstack([train.topics[rows]] * 2))
+
     def _tune_stance_offsets(self, train: LabeledSplit, out_of_fold: OutOfFold) -> np.ndarray:
         """Shifts of the stance's log-priors (`tune_stance_offsets`), tuned on the training
         split's real text as the article stage's fold copies scored it, through the gate. Real
@@ -124,19 +150,30 @@ class TopicStanceModel(ABC):
                                               train.article_ids, len(self.taxonomy.stances))
         about_war = np.ones(len(train))
         if self.gate is not None:  # the gate's p on text it never saw: its own fold copies'
-            from topicstance.models.article import take
-            from topicstance.models.gate import RelevanceGate
-
-            for fit_rows, held_rows in self._folds(train):
-                gate = RelevanceGate(self.taxonomy, self._gate_params())
-                held = take(train, held_rows)
-                about_war[held_rows] = gate.fit(take(train, fit_rows)).about_war(
-                    held.texts, held.contexts, held.article_ids)
+            about_war, = self._gate_out_of_fold(train, [train.contexts], train.article_ids)
         rows = train.real.astype(bool) if train.real is not None else np.ones(len(train), bool)
         reference = self.taxonomy.stances.index(self.params["stance_offsets"]["reference"])
         if not rows.any():  # no real text to tune on: no shift
             return np.zeros(len(self.taxonomy.stances))
         return tune_stance_offsets(stances[rows], about_war[rows], train.stances[rows], reference)
+
+    def _gate_out_of_fold(self, train: LabeledSplit, context_sets: list, article_ids
+                          ) -> list[np.ndarray]:
+        """p(about the war) of every training row, once per list of contexts in `context_sets`
+        (None: no context), from relevance-gate copies fitted on the article stage's folds
+        without it: the full gate is far surer of its own training text than of unseen text."""
+        from topicstance.models.article import take
+        from topicstance.models.gate import RelevanceGate
+
+        about_war = [np.ones(len(train)) for _ in context_sets]
+        for fit_rows, held_rows in self._folds(train):
+            gate = RelevanceGate(self.taxonomy, self._gate_params()).fit(take(train, fit_rows))
+            texts = [train.texts[i] for i in held_rows]
+            ids = None if article_ids is None else [article_ids[i] for i in held_rows]
+            for p, contexts in zip(about_war, context_sets):
+                given = None if contexts is None else [contexts[i] for i in held_rows]
+                p[held_rows] = gate.about_war(texts, given, ids)
+        return about_war
 
     def _fit_article_stage(self, train: LabeledSplit, dev: LabeledSplit):
         """The article stage learns from first-stage scores on text the family has not seen:
@@ -217,7 +254,8 @@ class TopicStanceModel(ABC):
         the rows of one article are read together (the article stage); without, each text is
         its own article (read by the article stage's lone-segment heads)."""
         topic_scores, stance_scores = self.scores(list(texts), contexts, article_ids)
-        decided = topic_scores >= self.thresholds
+        lone = article_ids is None and self.lone_thresholds is not None
+        decided = topic_scores >= (self.lone_thresholds if lone else self.thresholds)
         frame = pd.DataFrame({
             "topics": [[t for t, on in zip(self.taxonomy.topics, row) if on] for row in decided],
             "stance": [self.taxonomy.stances[i] for i in stance_scores.argmax(axis=1)],
@@ -234,6 +272,8 @@ class TopicStanceModel(ABC):
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"family": self.family, "taxonomy": self.taxonomy.to_dict(),
                 "params": self.params, "thresholds": self.thresholds.tolist(),
+                "lone_thresholds": (None if self.lone_thresholds is None
+                                    else self.lone_thresholds.tolist()),
                 "stance_offsets": self.stance_offsets.tolist(),
                 "reference": self.reference}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -256,6 +296,8 @@ class TopicStanceModel(ABC):
     def restore(cls, directory: Path, meta: dict) -> TopicStanceModel:
         model = cls(Taxonomy.from_dict(meta["taxonomy"]), meta["params"])
         model.thresholds = np.asarray(meta["thresholds"], dtype=float)
+        if meta.get("lone_thresholds") is not None:
+            model.lone_thresholds = np.asarray(meta["lone_thresholds"], dtype=float)
         model.stance_offsets = np.asarray(
             meta.get("stance_offsets") or np.zeros(len(model.taxonomy.stances)), dtype=float)
         model.reference = meta.get("reference")

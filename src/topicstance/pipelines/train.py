@@ -84,6 +84,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
                            "dev_articles": sorted(set(dev_rows["article_id"]))}, "split.json")
         tracking.log_dict({t: th for t, th in zip(taxonomy.topics, model.thresholds.tolist())},
                           "topic_thresholds.json")
+        if model.lone_thresholds is not None:
+            tracking.log_dict(dict(zip(taxonomy.topics, model.lone_thresholds.tolist())),
+                              "lone_topic_thresholds.json")
         if rejected:
             tracking.log_dict([vars(r) for r in rejected], "rejected_labeled.json")
 
