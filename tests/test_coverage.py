@@ -51,10 +51,10 @@ def test_every_body_line_of_every_page_is_labeled():
 
 def test_test_part_spans_many_outlets_and_both_kinds_of_news_in_each_split():
     # The first two rounds put 30% of their outlets in the test part; later rounds only widen
-    # training (the test part stays fixed), so the share falls as the corpus grows.
+    # training (the test part stays fixed), so its share falls as the corpus grows: what must
+    # hold is its own breadth.
     outlets = {coverage.outlet_key(r["outlet"]): r["split"] for r in SOURCES.values()}
-    tested = sum(s == "test" for s in outlets.values())
-    assert tested >= 50 and tested / len(outlets) >= 0.1
+    assert sum(s == "test" for s in outlets.values()) >= 50
     for split in coverage.SPLITS:
         kinds = {r["war"] for r in SOURCES.values() if r["split"] == split}
         assert kinds == {True, False}
