@@ -118,12 +118,17 @@ def test_int8_and_bf16_stay_close_to_fp32(splits):
     train, dev = splits
     model = _model("minilm_linear")
     model.fit(train, dev)
+    model.set_precision("fp32")  # `auto` (the config's) is bf16 on a CPU with native bf16
     fp32_topics, fp32_stance = model.predict_scores(dev.texts)
     for precision in ("int8", "bf16"):
         model.set_precision(precision)
         topics, stance = model.predict_scores(dev.texts)
         assert np.abs(topics - fp32_topics).max() < 0.15, precision
         assert np.abs(stance - fp32_stance).max() < 0.15, precision
+    # the bf16 and int8 paths run on copies: the model's own weights stay fp32
+    assert next(model.encoder.parameters()).dtype == torch.float32
+    model.set_precision("fp32")
+    np.testing.assert_allclose(model.predict_scores(dev.texts)[0], fp32_topics, atol=1e-6)
     with pytest.raises(ValueError):
         model.set_precision("fp8")
 
