@@ -18,7 +18,7 @@ ONNX_VERDICT = (
     "the backend were removed; torch's own int8 and bf16 paths remain.")
 COMPILE_VERDICT = (
     "- **torch.compile** (measured, not adopted): inductor with frozen weights and dynamic "
-    "shapes fuses the attention, layer norms, GELU and autocast casts around the matmuls; on "
+    "shapes fuses the attention, layer norms, GELU and the bf16 casts around the matmuls; on "
     "the seed texts at bf16 the pretrained-architecture network went from 88-111 to 119-136 "
     "seg/s (+22-35%) in three processes on the AMD machine (2026-12-03, outside this bench), "
     "but it compiles for 29-34 s in every process (inductor's cache warm or not) and needs a C++ "

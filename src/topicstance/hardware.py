@@ -1,6 +1,6 @@
 """What this CPU runs natively, and the inference precision that follows from it.
 
-bf16 autocast is fast only where the CPU has bf16 instructions (AVX-512 BF16 or AMX); elsewhere
+bf16 is fast only where the CPU has bf16 instructions (AVX-512 BF16 or AMX); elsewhere
 PyTorch emulates it and it runs 4-5x *slower* than fp32 (measured on an AVX2-only EPYC: 2.5
 segments/s against 13.7). int8 (dynamic quantization) runs faster than fp32 on every CPU
 measured (18.6 against 13.7 there), but costs accuracy on some models: a model records at
