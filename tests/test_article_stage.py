@@ -87,7 +87,7 @@ def test_a_segment_is_read_with_its_article(article_model):
 
 def test_a_text_sent_alone_is_read_by_the_lone_segment_heads(article_model):
     """Without article ids the stage's lone-segment heads read the text (own and context
-    scores only); with ids, the article heads."""
+    scores only); with ids, the article heads, but for an article of one row."""
     stage, n_stances = article_model.article_stage, len(article_model.taxonomy.stances)
     assert stage.lone_topic_heads is not None
     texts = ["Prosecutors said the suspects spied for a foreign intelligence service.",
@@ -105,10 +105,17 @@ def test_a_text_sent_alone_is_read_by_the_lone_segment_heads(article_model):
     assert alone["topics"].tolist() == [
         [t for t, on in zip(taxonomy.topics, row) if on]
         for row in topics >= article_model.thresholds]
-    as_articles = article_model.predict_frame(texts, article_ids=["a", "b", "c"])
-    article_topics, _ = stage.apply(own, no_context, ["a", "b", "c"], n_stances)
-    assert np.allclose(as_articles[topic_columns].to_numpy(float), article_topics)
-    assert not np.allclose(article_topics, topics)
+    # the first two share an article: the article heads; the third is its article's only row
+    # (a file of ready-cut segments): the lone-segment heads and their thresholds, as if alone
+    ids = ["a", "a", "b"]
+    in_articles = article_model.predict_frame(texts, article_ids=ids)
+    article_topics, _ = stage.apply(own[:2], no_context[:2], ids[:2], n_stances)
+    assert np.allclose(in_articles[topic_columns].to_numpy(float)[:2], article_topics)
+    assert not np.allclose(article_topics, topics[:2])
+    assert np.allclose(in_articles[topic_columns].to_numpy(float)[2], topics[2])
+    assert in_articles["topics"][2] == alone["topics"][2]
+    singletons = article_model.predict_frame(texts, article_ids=["a", "b", "c"])
+    assert np.allclose(singletons[topic_columns].to_numpy(float), topics)
 
 
 def test_a_model_saved_before_the_lone_segment_heads_reads_a_lone_text_as_its_article(
@@ -205,3 +212,32 @@ def test_tfidf_heads_score_in_one_product_what_predict_proba_gives(article_model
     assert model._stacked_heads is None
     topics, _ = model._scores(texts, None)
     assert np.allclose(topics, model.topic_head.predict_proba(model._x(texts, None)))
+
+
+def test_contexts_from_articles_take_each_articles_rows_in_the_order_given():
+    from topicstance.models.pyfunc import contexts_from_articles
+
+    ids = ["a", "b", "a", "a", "b"]
+    texts = ["A head", "B head", "A one", "A two", "B one"]
+    assert contexts_from_articles(ids, texts) == ["", "", "A head", "A head\nA one", "B head"]
+
+
+def test_the_pyfunc_reads_the_article_context_from_article_ids_alone(article_model):
+    """A caller who sends `article_id` but no `headline` / `previous` gets the same output as
+    one who fills them from the article (what `make predict` and `make evaluate` send)."""
+    from topicstance.models.pyfunc import TopicStancePyfunc
+
+    pyfunc = TopicStancePyfunc()
+    pyfunc.model = article_model
+    rows = pd.DataFrame({"article_id": ["a", "a", "a", "b", "b"], "text": [
+        "Court hears spy case", "Prosecutors said the suspects spied for a foreign service.",
+        "The defendants deny the charges.", "EU agrees sanctions package",
+        "The measures target Russian oil exports."]})
+    filled = rows.assign(headline=["", "Court hears spy case", "Court hears spy case", "",
+                                   "EU agrees sanctions package"],
+                         previous=["", "Court hears spy case", rows.text[1], "",
+                                   "EU agrees sanctions package"])
+    pd.testing.assert_frame_equal(pyfunc.predict(None, rows), pyfunc.predict(None, filled))
+    without_context = pyfunc.predict(None, filled.assign(headline="", previous=""))
+    assert not np.allclose(pyfunc.predict(None, rows)["score_espionage_trial"],
+                           without_context["score_espionage_trial"])

@@ -11,6 +11,7 @@ from topicstance.metrics import compute_metrics, report
 from topicstance.models import build_model, load_model
 from topicstance.models.base import (
     THRESHOLD_GRID,
+    limit_offtopic,
     shift_stance,
     tune_stance_offsets,
     tune_thresholds,
@@ -123,6 +124,28 @@ def test_tune_thresholds_known_answers():
     # col 4: no threshold finds anything, every F1 is 0 -> the tie goes to 0.5
     assert th.tolist() == pytest.approx([0.3, 0.65, 0.5, 0.4, 0.5])
     assert all(t in THRESHOLD_GRID or t == 0.5 for t in th)
+
+
+def test_limit_offtopic_raises_the_cheapest_gated_threshold_until_the_limit_holds():
+    """Ten off-topic rows: two get topic 0 (scores 0.6, 0.7), one gets topic 1 (0.55) they do not
+    carry. Topic 0's positives score 0.9, so raising it past 0.7 costs no F1; topic 1's positive
+    scores 0.56, so clearing its wrong row costs F1; topic 2 is not gated."""
+    off = np.zeros((10, 3))
+    off[0, 0], off[1, 0], off[2, 1], off[3, 2] = 0.6, 0.7, 0.55, 0.9
+    on_scores = np.array([[0.9, 0.56, 0.9], [0.9, 0.2, 0.2]])
+    scores = np.vstack([off, on_scores])
+    truth = np.vstack([np.zeros((10, 3), int), [[1, 1, 1], [1, 0, 0]]])
+    offtopic = np.array([True] * 10 + [False] * 2)
+    start = np.array([0.5, 0.5, 0.5])
+
+    th = limit_offtopic(start, scores, truth, offtopic, gated=[0, 1], limit=0.1)
+    assert th[0] == pytest.approx(0.75)   # both topic-0 rows cleared, the positives kept
+    assert th[1] == pytest.approx(0.5)    # one wrong row in ten is within the limit
+    assert th[2] == pytest.approx(0.5)    # not gated: never moved (its 0.9 row does not count)
+
+    th = limit_offtopic(start, scores, truth, offtopic, gated=[0, 1], limit=0.0)
+    assert th[0] == pytest.approx(0.75) and th[1] == pytest.approx(0.6)
+    assert limit_offtopic(start, scores, truth, offtopic, [0, 1], 0.5).tolist() == start.tolist()
 
 
 def test_thresholds_make_the_best_dev_decisions():

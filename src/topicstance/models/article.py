@@ -9,7 +9,8 @@ logistic regression per topic, and one for the stance, over the log-odds of:
   - the mean and the max of the segment scores over its article (the rows that share its
     `article_id` in the same call).
 A text sent without an article id (a single segment to the served model, a pyfunc call with no
-`article_id` column) has no article to read: a second set of heads, the lone-segment heads,
+`article_id` column), or the only row of its article (a file of ready-cut segments, each record
+its own article), has no article to read: a second set of heads, the lone-segment heads,
 reads only its own scores and its context's, and learned from the same training rows scored that
 way, each row once with its context and once without. Reading a lone segment with the article
 heads instead (its own scores standing in for its article's) cost 4-5 points of topic and stance
@@ -63,16 +64,23 @@ class ArticleStage:
 
     def apply(self, segment_scores, context_scores, article_ids, n_stances: int):
         """(topic probabilities, stance probabilities) after the article stage: the article
-        heads with `article_ids`, the lone-segment heads without."""
-        if article_ids is None and self.lone_topic_heads is not None:
-            x, topic_heads, stance_head = (lone_features(segment_scores, context_scores),
-                                           self.lone_topic_heads, self.lone_stance_head)
-        else:  # a model saved before the lone-segment heads reads a lone text as its article
-            x, topic_heads, stance_head = (features(segment_scores, context_scores, article_ids),
-                                           self.topic_heads, self.stance_head)
-        topics = np.column_stack([head.predict_proba(x)[:, 1] for head in topic_heads])
-        stance = np.zeros((len(x), n_stances))
-        stance[:, stance_head.classes_] = stance_head.predict_proba(x)
+        heads for the rows of an article, the lone-segment heads for the rest (`lone_rows`)."""
+        lone = (lone_rows(article_ids, len(segment_scores))
+                if self.lone_topic_heads is not None
+                else np.zeros(len(segment_scores), dtype=bool))  # a model saved before them
+        topics = np.zeros((len(segment_scores), len(self.topic_heads)))
+        stance = np.zeros((len(segment_scores), n_stances))
+        for rows, heads in ((lone, (self.lone_topic_heads, self.lone_stance_head)),
+                            (~lone, (self.topic_heads, self.stance_head))):
+            if not rows.any():
+                continue
+            if heads[0] is self.lone_topic_heads:
+                x = lone_features(segment_scores[rows], context_scores[rows])
+            else:
+                ids = None if article_ids is None else np.asarray(article_ids, dtype=str)[rows]
+                x = features(segment_scores[rows], context_scores[rows], ids)
+            topics[rows] = np.column_stack([head.predict_proba(x)[:, 1] for head in heads[0]])
+            stance[np.ix_(rows, heads[1].classes_)] = heads[1].predict_proba(x)
         return topics, stance
 
     def save(self, directory: Path) -> None:
@@ -97,6 +105,15 @@ def features(segment_scores: np.ndarray, context_scores: np.ndarray, article_ids
     frame = pd.DataFrame(own).groupby(pd.Series(list(article_ids), dtype=str).values)
     return np.hstack([own, context, frame.transform("mean").to_numpy(),
                       frame.transform("max").to_numpy()])
+
+
+def lone_rows(article_ids, n: int) -> np.ndarray:
+    """The rows with no article to read: every row when there are no article ids, else the rows
+    whose article id no other row shares (a file of ready-cut segments, each its own record)."""
+    if article_ids is None:
+        return np.ones(n, dtype=bool)
+    ids = pd.Series(list(article_ids), dtype=str)
+    return ~ids.duplicated(keep=False).to_numpy()
 
 
 def lone_features(segment_scores: np.ndarray, context_scores: np.ndarray) -> np.ndarray:

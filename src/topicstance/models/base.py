@@ -110,7 +110,8 @@ class TopicStanceModel(ABC):
                 topics, _ = self.gate.apply(list(train.texts), train.contexts, topics, stances,
                                             train.article_ids)
             rows = train.real.astype(bool) if train.real is not None else np.ones(len(train), bool)
-            return tune_thresholds(topics[rows], train.topics[rows])
+            return self._limit_offtopic(tune_thresholds(topics[rows], train.topics[rows]),
+                                        topics[rows], train, rows)
         rows = np.ones(len(dev), dtype=bool)
         if mode == "real" and dev.real is not None and dev.real.any():
             rows = dev.real.astype(bool)
@@ -137,7 +138,26 @@ class TopicStanceModel(ABC):
             if self.gate is not None:
                 topics[:, self.gate.gated_topics] *= about_war[k][rows, None]
             scored.append(topics)
-        return tune_thresholds(np.vstack(scored), np.vstack([train.topics[rows]] * 2))
+        scored = np.vstack(scored)
+        return self._limit_offtopic(tune_thresholds(scored, np.vstack([train.topics[rows]] * 2)),
+                                    scored, train, np.concatenate([rows, rows]))
+
+    def _limit_offtopic(self, thresholds: np.ndarray, scores: np.ndarray, train: LabeledSplit,
+                        rows: np.ndarray) -> np.ndarray:
+        """`thresholds`, raised where needed so that at most `offtopic_war_topic_limit` of the
+        tuning rows from articles not about the war get a gated (war) topic they do not carry.
+        F1-best thresholds let a lone court-report sentence ("the defendant rejected the
+        charges") of a non-war trial through as `espionage_trial`: F1 counts those few rows
+        for little, the non-war limit counts each one (README, ablation). `scores` are the
+        tuning rows' (`rows`, a mask over `train`, tiled when the rows were scored twice)."""
+        limit = self.params.get("offtopic_war_topic_limit")
+        if limit is None or self.gate is None or train.about_war is None:
+            return thresholds
+        tiles = len(rows) // len(train)
+        offtopic = (np.tile(train.about_war, tiles)[rows] == 0)
+        truth = np.tile(train.topics, (tiles, 1))[rows]
+        return limit_offtopic(thresholds, scores, truth, offtopic, self.gate.gated_topics,
+                              float(limit))
 
     def _tune_stance_offsets(self, train: LabeledSplit, out_of_fold: OutOfFold) -> np.ndarray:
         """Shifts of the stance's log-priors (`tune_stance_offsets`), tuned on the training
@@ -252,10 +272,15 @@ class TopicStanceModel(ABC):
                       article_ids: list[str] | None = None) -> pd.DataFrame:
         """Decisions and scores, one row per text: the pyfunc's output. With `article_ids`,
         the rows of one article are read together (the article stage); without, each text is
-        its own article (read by the article stage's lone-segment heads)."""
+        its own article, read by the article stage's lone-segment heads (as is the only row
+        of an article)."""
         topic_scores, stance_scores = self.scores(list(texts), contexts, article_ids)
-        lone = article_ids is None and self.lone_thresholds is not None
-        decided = topic_scores >= (self.lone_thresholds if lone else self.thresholds)
+        thresholds = np.tile(self.thresholds, (len(topic_scores), 1))
+        if self.lone_thresholds is not None:  # the rows the lone-segment heads read
+            from topicstance.models.article import lone_rows
+
+            thresholds[lone_rows(article_ids, len(topic_scores))] = self.lone_thresholds
+        decided = topic_scores >= thresholds
         frame = pd.DataFrame({
             "topics": [[t for t, on in zip(self.taxonomy.topics, row) if on] for row in decided],
             "stance": [self.taxonomy.stances[i] for i in stance_scores.argmax(axis=1)],
@@ -357,6 +382,37 @@ def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
             continue
         best = max(THRESHOLD_GRID, key=lambda t: (_f1(truth[:, j], scores[:, j] >= t), -abs(t - 0.5)))
         thresholds[j] = float(best)
+    return thresholds
+
+
+def limit_offtopic(thresholds: np.ndarray, scores: np.ndarray, truth: np.ndarray,
+                   offtopic: np.ndarray, gated: list[int], limit: float) -> np.ndarray:
+    """Raise the `gated` topics' thresholds until at most `limit` of the `offtopic` rows get a
+    gated topic that `truth` does not give them: each time, of the gated topics' next grid
+    thresholds that clear an off-topic row, the one that loses the least F1 per row it clears."""
+    thresholds = thresholds.copy()
+    truth = truth.astype(bool)
+
+    def wrongly_tagged(th):
+        wrong = (scores[:, gated] >= th[gated]) & ~truth[:, gated]
+        return int(wrong[offtopic].any(axis=1).sum())
+
+    while offtopic.any() and wrongly_tagged(thresholds) > limit * offtopic.sum():
+        now, best = wrongly_tagged(thresholds), None
+        for j in gated:
+            for higher in THRESHOLD_GRID[THRESHOLD_GRID > thresholds[j] + 1e-9]:
+                stepped = thresholds.copy()
+                stepped[j] = higher
+                cleared = now - wrongly_tagged(stepped)
+                if cleared > 0:
+                    lost = (_f1(truth[:, j], scores[:, j] >= thresholds[j])
+                            - _f1(truth[:, j], scores[:, j] >= higher))
+                    if best is None or lost / cleared < best[0]:
+                        best = (lost / cleared, stepped)
+                    break
+        if best is None:  # the grid's top leaves these rows tagged: as near as it goes
+            break
+        thresholds = best[1]
     return thresholds
 
 

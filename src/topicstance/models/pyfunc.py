@@ -3,14 +3,17 @@
 The local engine, `mlflow models serve` and a Spark UDF all load this same thing: it takes a
 DataFrame with a `text` column, and optional `headline` and `previous` columns (the article's
 headline and the segment before this one) and `article_id` (rows that share one are read as one
-article: keep an article's rows in one call); `make predict` fills them all. It returns one row
-of decisions and scores per text.
+article: keep an article's rows in one call); `make predict` fills them all. Given `article_id`
+without `headline` or `previous`, it takes them from the rows of each article in the order given
+(the first row is the headline), as `make predict` would. It returns one row of decisions and
+scores per text.
 """
 
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from topicstance.models.base import context as article_context
+from topicstance.segment import headlines_and_previous
 
 
 class TopicStancePyfunc(PythonModel):
@@ -30,4 +33,21 @@ class TopicStancePyfunc(PythonModel):
         article_ids = None
         if "article_id" in model_input.columns:
             article_ids = model_input["article_id"].astype(str).tolist()
+            if contexts is None:
+                contexts = contexts_from_articles(article_ids, texts)
         return self.model.predict_frame(texts, contexts, article_ids)
+
+
+def contexts_from_articles(article_ids: list[str], texts: list[str]) -> list[str]:
+    """Each row's article context (its article's first row as the headline, and the row before
+    it in that article), the rows of an article taken in the order given, wherever they are."""
+    first = {}
+    for i, article_id in enumerate(article_ids):
+        first.setdefault(article_id, i)
+    order = sorted(range(len(texts)), key=lambda i: (first[article_ids[i]], i))
+    headlines, previous = headlines_and_previous([article_ids[i] for i in order],
+                                                 [texts[i] for i in order])
+    contexts = [""] * len(texts)
+    for i, headline, before in zip(order, headlines, previous):
+        contexts[i] = article_context(headline, before)
+    return contexts
