@@ -313,6 +313,40 @@ def test_texts_sent_alone_are_decided_by_their_own_out_of_fold_thresholds(taxono
     assert load_model(on_dev.save(tmp_path / "on_dev")).lone_thresholds is None
 
 
+def test_the_offtopic_limit_raises_only_the_war_topics_thresholds(taxonomy):
+    """`offtopic_war_topic_limit` raises the gated (war) topics' out-of-fold thresholds, both
+    sets, until few rows of non-war articles get one; `domestic_politics` is left as tuned."""
+    import datasets
+    from omegaconf import OmegaConf
+
+    records = tiny_corpus(16)
+    for r in records:  # every fourth article is not about the war: its war topics are dropped
+        r["source"] = "coverage"
+        if int(r["article_id"][-2:]) % 4 == 0:
+            r["topics"] = [t for t in r["topics"] if t == "domestic_politics"]
+            r["stance"] = "neutral"
+    train_rows, dev_rows = corpus.split_by_article(datasets.Dataset.from_list(records), 0.25,
+                                                   seed=0)
+    train, dev = corpus.to_split(train_rows, taxonomy), corpus.to_split(dev_rows, taxonomy)
+    train.about_war = np.array([int(int(a[-2:]) % 4 != 0) for a in train.article_ids])
+    article = compose_config_model("tfidf_article")
+    article.pop("defaults")
+    config = OmegaConf.merge(compose_config_model("tfidf_linear"), article,
+                             {"gate": {"topics": GATE["topics"]}})
+    models = {}
+    for limit in (None, 0.0):
+        models[limit] = build_model(OmegaConf.merge(config, {"offtopic_war_topic_limit": limit}),
+                                    taxonomy)
+        models[limit].fit(train, dev)
+    free, capped = models[None], models[0.0]
+    war = [taxonomy.topics.index(t) for t in GATE["topics"]]
+    other = taxonomy.topics.index("domestic_politics")
+    for name in ("thresholds", "lone_thresholds"):
+        before, after = getattr(free, name), getattr(capped, name)
+        assert (after[war] >= before[war]).all() and after[other] == before[other]
+    assert (capped.lone_thresholds[war] > free.lone_thresholds[war]).any()
+
+
 def test_article_stage_folds_by_outlet_keep_each_outlet_on_one_side(taxonomy):
     """With `article_stage.folds_by: outlet` the fold copies never score an outlet they were
     trained on (rows of no known outlet are kept apart by article); any other value is refused
