@@ -68,19 +68,20 @@ class ArticleStage:
         lone = (lone_rows(article_ids, len(segment_scores))
                 if self.lone_topic_heads is not None
                 else np.zeros(len(segment_scores), dtype=bool))  # a model saved before them
+        in_article = ~lone
+        ids = None if article_ids is None else np.asarray(article_ids, dtype=str)[in_article]
+        parts = [(lone, lambda: lone_features(segment_scores[lone], context_scores[lone]),
+                  self.lone_topic_heads, self.lone_stance_head),
+                 (in_article, lambda: features(segment_scores[in_article],
+                                               context_scores[in_article], ids),
+                  self.topic_heads, self.stance_head)]
         topics = np.zeros((len(segment_scores), len(self.topic_heads)))
         stance = np.zeros((len(segment_scores), n_stances))
-        for rows, heads in ((lone, (self.lone_topic_heads, self.lone_stance_head)),
-                            (~lone, (self.topic_heads, self.stance_head))):
-            if not rows.any():
-                continue
-            if heads[0] is self.lone_topic_heads:
-                x = lone_features(segment_scores[rows], context_scores[rows])
-            else:
-                ids = None if article_ids is None else np.asarray(article_ids, dtype=str)[rows]
-                x = features(segment_scores[rows], context_scores[rows], ids)
-            topics[rows] = np.column_stack([head.predict_proba(x)[:, 1] for head in heads[0]])
-            stance[np.ix_(rows, heads[1].classes_)] = heads[1].predict_proba(x)
+        for rows, x_of_rows, topic_heads, stance_head in parts:
+            if rows.any():
+                x = x_of_rows()
+                topics[rows] = np.column_stack([h.predict_proba(x)[:, 1] for h in topic_heads])
+                stance[np.ix_(rows, stance_head.classes_)] = stance_head.predict_proba(x)
         return topics, stance
 
     def save(self, directory: Path) -> None:
