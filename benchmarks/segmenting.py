@@ -33,7 +33,8 @@ def _pass(segmenter: Segmenter, files, pages_per_call: int) -> tuple[int, int, f
     articles = segments = 0
     started = time.perf_counter()
     for file in files:
-        pending += [(unit.article_id, unit.text, unit.key) for unit in read_units(file, limits)]
+        pending += [(unit.article_id, unit.text, unit.key, unit.ready_cut)
+                    for unit in read_units(file, limits)]
         if len(pending) >= pages_per_call or file is files[-1]:
             for page in segmenter.segment_pages(pending):
                 articles += len(page)

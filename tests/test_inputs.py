@@ -83,6 +83,32 @@ def test_jsonl_records_and_their_problems(tmp_path):
     assert "expected a JSON object" in problems[2][2]
 
 
+def test_records_naming_their_article_are_grouped_into_it(tmp_path):
+    records = [
+        {"id": "s1", "article_id": "A", "text": "Rada passes mobilization bill"},    # 1
+        {"id": "s2", "article_id": "A", "text": "The vote came on Thursday.\nIt passed."},  # 2
+        "{broken",                                                                  # 3
+        {"id": "s3", "article_id": "A", "text": "Deputies argued for hours."},       # 4
+        {"id": "x", "text": "A record on its own."},                                 # 5
+        {"id": "s4", "article_id": "B", "text": "The only segment of B."},           # 6
+    ]
+    path = write_jsonl(tmp_path / "segs.jsonl", records)
+    us = units(path)
+    assert bad(us) == [("segs.jsonl", 3, bad(us)[0][2])]
+    article, lone, only = [u for u in us if not u.reason]
+    assert (article.key, article.article_id, article.line, article.ready_cut) == (
+        f"{path}#A", "A", 1, True)
+    assert article.text == ("Rada passes mobilization bill\nThe vote came on Thursday. It passed."
+                            "\nDeputies argued for hours.")  # a record a line
+    assert (lone.key, lone.article_id, lone.ready_cut) == (f"{path}#x", "x", False)
+    assert (only.key, only.article_id, only.ready_cut) == (f"{path}#B", "B", False)
+
+    records[3]["text"] = "Deputies argued for two hours."  # one record changed: the article too
+    regrouped = [u for u in units(write_jsonl(path, records)) if not u.reason]
+    assert regrouped[0].key == article.key and regrouped[0].content_hash != article.content_hash
+    assert [u.content_hash for u in regrouped[1:]] == [lone.content_hash, only.content_hash]
+
+
 def test_parquet_records_and_a_corrupt_file(tmp_path):
     pd.DataFrame({"id": ["p1", "p2", "p3"],
                   "text": ["Parquet article one.", "", "Parquet article three."]}) \

@@ -137,6 +137,33 @@ def test_changed_page_replaces_its_rows_and_keeps_its_id(store, tmp_path):
     assert frame.groupby("article_id")["run_id"].nunique().max() == 1  # one run's rows per page
 
 
+def test_segment_records_of_one_article_are_read_as_that_article(store, tmp_path, seeds_dir):
+    """The seed pages' segments given as records naming their `article_id`: each article comes
+    back whole, every record a segment, with what the pages themselves get (same context)."""
+    pages = read_segments(run_predict(store, seeds_dir, tmp_path / "pages")["output"])
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    seeds = read_jsonl(SEEDS_FILE)
+    records = [{"id": r["id"], "article_id": r["article_id"], "text": r["text"]} for r in seeds]
+    write_jsonl(inp / "segments.jsonl", records)
+    record = run_predict(store, inp, out)
+    articles = article_ids_of_seeds()  # the pages' own articles and those glued under them
+    assert record["articles_new"] == len(articles) == 11 and record["segments"] == 195
+    frame = assert_exactly_once(out, article_ids_of_seeds())
+    columns = ["article_id", "segment_id", "text", "topics", "stance"]
+    assert frame[columns].astype(str).equals(pages[columns].astype(str))
+
+    # One record changed: its whole article is read again, the others are left alone.
+    records[3]["text"] += " The ministry later confirmed the figures."
+    write_jsonl(inp / "segments.jsonl", records)
+    again = run_predict(store, inp, out)
+    changed = seeds[3]["article_id"]
+    assert again["articles_changed"] == 1 and again["articles_unchanged"] == 10
+    assert again["rows_superseded"] == sum(r["article_id"] == changed for r in seeds)
+    frame = assert_exactly_once(out, article_ids_of_seeds())
+    assert records[3]["text"] in set(frame["text"])
+
+
 def test_reprocess_replaces_rather_than_duplicates(store, tmp_path, seeds_dir):
     out = tmp_path / "out"
     first = run_predict(store, seeds_dir, out)

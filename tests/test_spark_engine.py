@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import clean_subprocess_env, new_store
+from conftest import SEEDS_FILE, clean_subprocess_env, new_store, read_jsonl, write_jsonl
 from test_predict_batch import assert_exactly_once, cli, copy_pages, kill_when, parts, run_predict
 from topicstance.outputs import read_segments
 
@@ -55,6 +55,19 @@ def test_spark_writes_what_the_local_engine_writes_and_a_rerun_adds_nothing(
     assert again["segments"] == 0 and again["files_unchanged"] == again["files_seen"] == 5
     assert parts(out) == committed
     assert "inference" not in again  # nothing to do: Spark was not even started
+
+
+def test_spark_reads_segment_records_of_one_article_as_the_local_engine_does(store, tmp_path):
+    """Records naming their `article_id` reach the executors as one ready-cut article."""
+    records = [{"id": r["id"], "article_id": r["article_id"], "text": r["text"]}
+               for r in read_jsonl(SEEDS_FILE)]
+    write_jsonl(tmp_path / "in" / "segments.jsonl", records)
+    run_predict(store, tmp_path / "in", tmp_path / "local")
+    run_predict(store, tmp_path / "in", tmp_path / "spark", *SPARK)
+    a, b = ordered(read_segments(tmp_path / "local")), ordered(read_segments(tmp_path / "spark"))
+    assert len(a) == len(records) and a["article_id"].nunique() < len(records)
+    pd.testing.assert_frame_equal(a[KEYS], b[KEYS])
+    assert a["stance"].tolist() == b["stance"].tolist()
 
 
 def test_spark_run_killed_mid_way_then_rerun_gives_every_article_exactly_once(store, tmp_path):

@@ -1,7 +1,8 @@
 """Raw input for prediction: what a scraper leaves, screened, decoded and cut into units.
 
-A *unit* is one article to classify: a whole page (`.txt`, `.html`) or one record of a `.jsonl`
-or `.parquet` file. Every unit has a stable `key` (its file, plus its record id or line) and a
+A *unit* is one article to classify: a whole page (`.txt`, `.html`), one record of a `.jsonl`
+or `.parquet` file, or the consecutive records of such a file that name the same `article_id`
+(an article given as its segments: read together, each record cut only when long). Every unit has a stable `key` (its file, plus its record id or line) and a
 `content_hash`, so a scheduled job can tell new, changed and unchanged articles apart. Whatever
 cannot be read as an article (binary files, undecodable text, empty files, unsupported types,
 malformed or oversized records, unreadable paths) comes back as a unit with a `reason` instead
@@ -13,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datasets
@@ -61,6 +62,8 @@ class Unit:
     encoding: str = ""
     reason: str = ""    # non-empty: quarantine this unit with this reason
     excerpt: str = ""   # bounded raw excerpt, for the quarantine record
+    ready_cut: bool = False  # `text` is the article's segments, one per line (see `_articles`)
+    named_article: bool = False  # a record naming its article (`article_id`): one to group
 
 
 def list_files(root: Path, exclude: Path | None = None) -> list[InputFile]:
@@ -126,9 +129,9 @@ def read_units(file: InputFile, limits: Limits, cache_dir: Path | None = None) -
     elif kind in ("text", "html"):
         yield _page_unit(file, kind, limits)
     elif kind == "jsonl":
-        yield from _jsonl_units(file, limits)
+        yield from _articles(_jsonl_units(file, limits), limits)
     else:
-        yield from _parquet_units(file, limits, cache_dir)
+        yield from _articles(_parquet_units(file, limits, cache_dir), limits)
 
 
 def _page_unit(file: InputFile, kind: str, limits: Limits) -> Unit:
@@ -202,10 +205,50 @@ def _record_unit(source, line_no, content_hash, record, problem, encoding, stem,
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         return _bad(where, line_no, content_hash, "missing or empty 'text'", excerpt, source)
-    record_id = record.get("id")
+    record_id, named = record.get("id"), record.get("article_id")
     key = f"{source}#{record_id}" if record_id not in (None, "") else where
     article_id = str(record_id) if record_id not in (None, "") else f"{stem}-{line_no}"
-    return _article_unit(key, source, line_no, content_hash, article_id, text, encoding, limits)
+    unit = _article_unit(key, source, line_no, content_hash, article_id, text, encoding, limits)
+    if named in (None, "") or unit.reason:
+        return unit
+    return replace(unit, article_id=str(named), named_article=True)
+
+
+def _articles(units: Iterator[Unit], limits: Limits) -> Iterator[Unit]:
+    """Consecutive records naming the same `article_id` become one unit: the article, its
+    records' texts a line each, `ready_cut`. Its hash covers every record, so a change to any of
+    them redoes the whole article (its context changed). A record set aside inside the run is
+    quarantined on its own and the article goes on without it; an article past `max_page_mb`
+    is closed there and the rest starts another unit."""
+    group: list[Unit] = []
+    chars = 0
+    for unit in units:
+        if unit.reason:
+            yield unit
+            continue
+        if group and (not unit.named_article or unit.article_id != group[0].article_id
+                      or chars > limits.max_page_mb * 2**20):
+            yield _merged(group)
+            group, chars = [], 0
+        if unit.named_article:
+            group.append(unit)
+            chars += len(unit.text)
+        else:
+            yield unit
+    if group:
+        yield _merged(group)
+
+
+def _merged(records: list[Unit]) -> Unit:
+    """One article from its records, keyed by the file and the article (as one record naming
+    it is too, so an article that gains or loses records replaces its earlier rows)."""
+    first = records[0]
+    key = f"{first.file}#{first.article_id}"
+    if len(records) == 1:
+        return replace(first, key=key)
+    return Unit(key, first.file, first.line, _sha("".join(r.content_hash for r in records)),
+                first.article_id, "\n".join(" ".join(r.text.split()) for r in records),
+                first.encoding, ready_cut=True, named_article=True)
 
 
 def _article_unit(key, source, line_no, content_hash, article_id, text, encoding, limits) -> Unit:

@@ -21,6 +21,9 @@ class Article:
     text: str
     source: str           # file (or file:line) the article came from
     source_start: int = 0  # where `text` starts in that source
+    # Its lines are segments already (records that share an `article_id`): cut when long, but
+    # not judged by the learned furniture detector and not deduplicated, so none is lost.
+    ready_cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,12 @@ class Segmenter:
 
     # ---- pages -> articles -------------------------------------------------------------------
 
-    def split_page(self, page_id: str, text: str, source: str) -> list[Article]:
-        """The page's own article, then one article per piece glued under a related header."""
+    def split_page(self, page_id: str, text: str, source: str,
+                   ready_cut: bool = False) -> list[Article]:
+        """The page's own article, then one article per piece glued under a related header;
+        ready-cut text (an article's segments, a line each) is one article whatever it holds."""
+        if ready_cut:
+            return [Article(page_id, text, source, ready_cut=True)]
         lines = list(_lines(text))
         header = next((i for i, (s, _, line) in enumerate(lines)
                        if any(p.search(line) for p in self.related_headers)), None)
@@ -108,10 +115,11 @@ class Segmenter:
         call (see `FurnitureDetector.furniture`): pass many articles at once where you can."""
         lines = [[_line_words(start, line) for start, _, line in _lines(a.text) if line]
                  for a in articles]
-        learned = (self.furniture.furniture([[normalized for *_, normalized in article]
-                                             for article in lines])
-                   if self.furniture else [[False] * len(article) for article in lines])
-        return [self._cut(a, article_lines, flags)
+        judged = [[] if a.ready_cut else [normalized for *_, normalized in article]
+                  for a, article in zip(articles, lines)]
+        learned = (self.furniture.furniture(judged) if self.furniture
+                   else [[] for _ in articles])
+        return [self._cut(a, article_lines, flags or [False] * len(article_lines))
                 for a, article_lines, flags in zip(articles, lines, learned)]
 
     def _cut(self, article: Article, lines, learned: list[bool]) -> list[Segment]:
@@ -126,7 +134,7 @@ class Segmenter:
             for s, e in self._chunks(line, n_words):
                 text = line[s:e]
                 key = " ".join(text.split()).casefold()
-                if key in seen:
+                if key in seen and not article.ready_cut:
                     continue
                 seen.add(key)
                 segments.append(Segment(article.article_id,
@@ -137,16 +145,16 @@ class Segmenter:
     def segment_page(self, page_id: str, text: str, source: str) -> list[tuple[Article, list[Segment]]]:
         return self.segment_pages([(page_id, text, source)])[0]
 
-    def segment_pages(self, pages: list[tuple[str, str, str]]
-                      ) -> list[list[tuple[Article, list[Segment]]]]:
-        """(page_id, text, source) of each page -> its articles, each with its segments."""
+    def segment_pages(self, pages: list[tuple]) -> list[list[tuple[Article, list[Segment]]]]:
+        """(page_id, text, source[, ready_cut]) of each page -> its articles, each with its
+        segments."""
         articles = [self.split_page(*page) for page in pages]
         segments = iter(self.segment_articles([a for page in articles for a in page]))
         return [[(a, next(segments)) for a in page] for page in articles]
 
-    def rows(self, pages: list[tuple[str, str, str]]) -> list[list[dict]]:
-        """Each page's (page_id, text, source) segments as table rows, each with its article
-        context (`headline`, `previous`): what every prediction engine classifies."""
+    def rows(self, pages: list[tuple]) -> list[list[dict]]:
+        """Each page's (page_id, text, source[, ready_cut]) segments as table rows, each with its
+        article context (`headline`, `previous`): what every prediction engine classifies."""
         out = []
         for page in self.segment_pages(pages):
             rows = []

@@ -27,10 +27,11 @@ class LocalEngine:
     def rows(self, pages: list[dict]) -> list[dict]:
         """Pages (article_id, text, source, ...) -> their segment rows, ready for `run`: a batch
         is bounded by segments. Segmenting many pages in one call is several times faster."""
-        page_rows = self.segmenter.rows([(p["article_id"], p["text"], p["source"]) for p in pages])
+        page_rows = self.segmenter.rows([(p["article_id"], p["text"], p["source"],
+                                          p["ready_cut"]) for p in pages])
         out = []
         for page, rows in zip(pages, page_rows):
-            extra = {k: v for k, v in page.items() if k not in ("article_id", "text")}
+            extra = {k: v for k, v in page.items() if k not in ("article_id", "text", "ready_cut")}
             out += [{**row, **extra} for row in rows]
         return out
 

@@ -27,9 +27,9 @@ from topicstance import tracking
 from topicstance.outputs import segment_schema
 from topicstance.segment import Segmenter
 
-PAGE_COLUMNS = ["page", "article_id", "text", "source", "content_hash", "run_id"]
-PAGE_SCHEMA = ("page long, article_id string, text string, source string, content_hash string, "
-               "run_id string")
+PAGE_COLUMNS = ["page", "article_id", "text", "source", "ready_cut", "content_hash", "run_id"]
+PAGE_SCHEMA = ("page long, article_id string, text string, source string, ready_cut boolean, "
+               "content_hash string, run_id string")
 SEGMENT_SCHEMA = ("page long, position long, article_id string, segment_id string, text string, "
                   "start long, end long, headline string, previous string, source string, "
                   "content_hash string, run_id string")
@@ -79,7 +79,8 @@ def segment_pages(segmenter: Segmenter, batches: Iterator[pd.DataFrame]
     """Runs on the executors: pages in, segment rows out."""
     for pages in batches:
         rows = []
-        page_rows = segmenter.rows(list(zip(pages.article_id, pages.text, pages.source)))
+        page_rows = segmenter.rows(list(zip(pages.article_id, pages.text, pages.source,
+                                            pages.ready_cut)))
         for page, segments in zip(pages.itertuples(index=False), page_rows):
             for position, row in enumerate(segments):
                 rows.append({**row, "page": page.page, "position": position,

@@ -238,7 +238,8 @@ class _Batcher:
             if unit.encoding not in ("utf-8", ""):
                 log.info("decoded %s as %s", unit.file, unit.encoding)
             self.pending.append({"article_id": article_id, "text": unit.text, "source": key,
-                                 "content_hash": unit.content_hash, "run_id": self.run_id})
+                                 "ready_cut": unit.ready_cut, "content_hash": unit.content_hash,
+                                 "run_id": self.run_id})
             if len(self.pending) >= self._pages_per_call():
                 self._segment_pending()
             self.counts.articles_written += 1
