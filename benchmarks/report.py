@@ -227,6 +227,20 @@ def render(result: dict, source: Path, gpu: dict | None = None,
         out += _roofline_table(line, [r for r in result["inference"]
                                       if r["family"] == "minilm_finetune"
                                       and r["backend"] == "torch"])
+        if line.get("time_shares"):
+            out += [("Where the time goes: one pass over the same texts under torch.profiler, "
+                     "the share of its time in the linear layers (the matmuls the roofline "
+                     "counts), in attention (scores, softmax, weighted sum: about 3.5% of the "
+                     "FLOPs), in the other torch ops (GELU, layer norms, adds, casts) and "
+                     "outside torch ops (tokenizing, padding, Python), and the GFLOP/s the "
+                     "linear layers reach on their own:"), ""]
+            out += _table(["precision", "linear layers", "attention", "other ops",
+                           "outside ops", "linear layers' GFLOP/s", "of the peak"],
+                          [[p, _f(t["linear"], 3), _f(t["attention"], 3), _f(t["other_ops"], 3),
+                            _f(t["outside_ops"], 3), _f(t["linear_gflops"]),
+                            _f(t["linear_gflops"] / line["peak_gflops"][p], 2)
+                            if t["linear_gflops"] else "-"]
+                           for p, t in line["time_shares"].items()])
         gline = (gpu or {}).get("roofline")
         if gline and gline.get("device") == "cuda":
             out += [(f"On the GPU ({gpu['machine']['gpu']}), the same matmul shape "

@@ -15,6 +15,11 @@ import time
 import warnings
 
 import torch
+from torch.profiler import ProfilerActivity, profile
+
+# torch.profiler op names -> where the encoder's time goes (`time_shares`).
+LINEAR_OPS = ("aten::addmm", "aten::mm", "aten::matmul", "aten::linear", "quantized::linear_dynamic")
+ATTENTION_OPS = ("scaled_dot_product", "aten::bmm", "aten::baddbmm", "aten::_softmax")
 
 
 def encoder_flops(config, tokens: float) -> float:
@@ -83,3 +88,38 @@ def fraction(row_segments_per_second: float, flops_per_segment_g: float, peak_gf
     return round(row_segments_per_second * flops_per_segment_g / peak_gflops, 3)
 
 
+
+
+def time_shares(finetuned, texts: list[str], precisions) -> dict:
+    """Where one inference pass over `texts` spends its time, at each precision (one profiled
+    pass after a warm-up): the linear layers (the matmuls the roofline counts), attention (its
+    scores, softmax and weighted sum: few FLOPs over ~80 tokens of 32-dim heads, but not free),
+    the rest of the torch ops (GELU, layer norms, adds, casts), and what runs outside torch ops
+    (tokenizing, padding, Python). With the linear layers' own GFLOP/s: how close the matmuls
+    alone come to the peak."""
+    config = finetuned.network.encoder.config
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    tokens = sum(len(t) for t in finetuned.tokenizer(
+        texts, truncation=True, max_length=int(finetuned.params["max_length"]))["input_ids"])
+    linear_flops = layers * tokens * 2 * (4 * h * h + 2 * h * i)
+    shares = {}
+    for precision in precisions:
+        finetuned.set_precision(precision)
+        finetuned.predict_scores(texts[:64])  # warm-up (quantizes / casts once)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            began = time.perf_counter()
+            finetuned.predict_scores(texts)
+            wall = time.perf_counter() - began
+        seconds = {"linear": 0.0, "attention": 0.0, "other_ops": 0.0}
+        for op in prof.key_averages():
+            kind = ("linear" if op.key in LINEAR_OPS
+                    else "attention" if any(name in op.key for name in ATTENTION_OPS)
+                    else "other_ops")
+            seconds[kind] += op.self_cpu_time_total / 1e6
+        seconds["outside_ops"] = max(wall - sum(seconds.values()), 0.0)
+        total = sum(seconds.values())
+        shares[precision] = {**{k: round(v / total, 3) for k, v in seconds.items()},
+                             "linear_gflops": round(linear_flops / seconds["linear"] / 1e9, 1)
+                             if seconds["linear"] else None}
+    finetuned.set_precision("auto")
+    return shares

@@ -67,6 +67,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                families.precisions_of(finetuned, cfg),
                                                float(cfg.roofline_seconds),
                                                int(cfg.latency_batch))
+        result["roofline"]["time_shares"] = roofline.time_shares(
+            finetuned, data.speed_texts, families.precisions_of(finetuned, cfg))
 
     log.info("segmenting")
     segmenter = Segmenter.from_config(cfg.segmenter)
@@ -98,11 +100,12 @@ def run(cfg, model_cfgs: dict) -> dict:
             furniture_cache)[0]
 
     if finetuned is not None:  # the matmul peak again, the best of both kept
-        result["roofline"] = roofline.roofline(finetuned, data.speed_texts,
-                                               families.precisions_of(finetuned, cfg),
-                                               float(cfg.roofline_seconds),
-                                               int(cfg.latency_batch),
-                                               result["roofline"]["peak_gflops"])
+        result["roofline"] = {**roofline.roofline(finetuned, data.speed_texts,
+                                                  families.precisions_of(finetuned, cfg),
+                                                  float(cfg.roofline_seconds),
+                                                  int(cfg.latency_batch),
+                                                  result["roofline"]["peak_gflops"]),
+                              "time_shares": result["roofline"]["time_shares"]}
     _add_ratios(result)
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -56,6 +56,10 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     assert job["segments"] > 0 and job["peak_rss_mb"] > 0
     assert 0 < result["roofline"]["gflop_per_segment"] < 10
     assert set(result["roofline"]["peak_gflops"]) == {"fp32", "bf16", "int8"}
+    for shares in result["roofline"]["time_shares"].values():  # every second of a pass placed
+        assert shares["linear"] > 0 and shares["attention"] > 0 and shares["linear_gflops"] > 0
+        assert sum(shares[k] for k in ("linear", "attention", "other_ops", "outside_ops")) == \
+            pytest.approx(1, abs=0.005)
     assert {t["target"] for t in result["targets"]} >= {"segmenting plain text, articles/s"}
     assert result["end_to_end"]["model"] == "tfidf_gated"
 
@@ -63,7 +67,7 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     assert written == report.render(result, path)
     for heading in ("## Targets", "## The naive baseline", "## Inference of each model family",
                     "## Training time", "## Segmenting", "## The whole job, end to end",
-                    "## The machine's limit"):
+                    "## The machine's limit", "Where the time goes"):
         assert heading in written
     assert f"{result['naive']['segments_per_second']:,.1f} segments/s" in written
     # The student is trained (not cut from the fine-tuned network): half the layers, same heads.
