@@ -62,6 +62,20 @@ def test_html_main_text_is_extracted(tmp_path):
     assert bad(us) == [("empty.html", 0, "no article text found in the HTML")]
 
 
+def test_html_headline_printed_outside_the_article_body_is_kept_first(tmp_path):
+    """The headline is the context of every segment: a page header's <h1>, which trafilatura
+    leaves out of the main text, comes back as the first line (once, where the body has it)."""
+    outside = HTML_PAGE.replace("<main><article>\n<h1>", "<header><h1>").replace(
+        "</h1>\n<p>The UK", "</h1></header>\n<main><article>\n<p>The UK")
+    (tmp_path / "header.html").write_text(outside, encoding="utf-8")
+    (tmp_path / "inside.html").write_text(HTML_PAGE, encoding="utf-8")
+    texts = dict(good(units(tmp_path)))
+    for name in ("header", "inside"):
+        lines = texts[name].splitlines()
+        assert lines[0] == "Britain widens sanctions on Russian shipping", name
+        assert lines[1].startswith("The UK has imposed its biggest sanctions package"), name
+
+
 def test_jsonl_records_and_their_problems(tmp_path):
     path = write_jsonl(tmp_path / "batch.jsonl", [
         {"id": "a1", "text": "First article text."},            # 1
