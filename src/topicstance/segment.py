@@ -21,8 +21,8 @@ class Article:
     text: str
     source: str           # file (or file:line) the article came from
     source_start: int = 0  # where `text` starts in that source
-    # Its lines are segments already (records that share an `article_id`): cut when long, but
-    # not judged by the learned furniture detector and not deduplicated, so none is lost.
+    # Its lines are segments already (records that share an `article_id`): each one kept, cut
+    # when long, never judged as furniture or boilerplate nor dropped as a repeat.
     ready_cut: bool = False
 
 
@@ -128,8 +128,8 @@ class Segmenter:
                         if (m := self.outlet_bullet.match(line))}
         segments, seen = [], set()
         for (start, line, n_words, _), is_furniture in zip(lines, learned):
-            if (is_furniture or self._is_boilerplate(line, n_words)
-                    or line.casefold() in outlet_names):
+            if not article.ready_cut and (is_furniture or self._is_boilerplate(line, n_words)
+                                          or line.casefold() in outlet_names):
                 continue
             for s, e in self._chunks(line, n_words):
                 text = line[s:e]
