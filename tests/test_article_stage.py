@@ -173,6 +173,27 @@ def test_the_relevance_gate_scores_a_batch_in_parts_as_one():
     assert np.array_equal(gate.probability(texts, None), alone)
 
 
+def test_the_gate_lets_more_of_a_war_topic_through_where_it_is_unsure_but_not_the_stance():
+    """`topic_slope` / `topic_shift` (tfidf_article: 2, 0.5): an unsure p (0.55, war copy from
+    an outlet the gate never saw) keeps most of a war topic's score, a confident "not the war"
+    still takes it off; the stance is gated by p itself; without them the topics get p too."""
+    from topicstance.models.gate import RelevanceGate
+
+    taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
+    params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate)
+    params["topics"] = ["sanctions", "troop_deployment", "espionage_trial"]
+    gate = RelevanceGate(taxonomy, params)
+    p = np.array([[0.02], [0.2], [0.55], [0.95]])
+    weight = gate.topic_weight(p)[:, 0]
+    assert weight[0] < 0.01 and weight[1] < 0.2 and 0.7 < weight[2] < 0.72 and weight[3] > 0.99
+    gate.about_war = lambda texts, contexts, article_ids=None: p[:, 0]
+    topics, stances = gate.apply(["x"] * 4, None, np.full((4, 4), 0.9), np.tile([0.6, 0.2, 0.2], (4, 1)))
+    assert np.allclose(topics[:, 2], 0.9 * weight) and np.allclose(topics[:, 3], 0.9)  # not gated
+    assert np.allclose(stances[:, 0], 0.6 * p[:, 0])
+    plain = RelevanceGate(taxonomy, {**params, "topic_slope": 1.0, "topic_shift": 0.0})
+    assert np.array_equal(plain.topic_weight(p), p)
+
+
 def test_a_model_saved_with_joblib_parts_still_loads(article_model, tmp_path):
     """Parts are pickled (`*.pkl`); a model logged before that, with `*.joblib` parts, loads and
     predicts the same."""

@@ -136,7 +136,7 @@ class TopicStanceModel(ABC):
             topics, _ = self.article_stage.apply(out_of_fold.segment[rows], context_scores[rows],
                                                  None, len(self.taxonomy.stances))
             if self.gate is not None:
-                topics[:, self.gate.gated_topics] *= about_war[k][rows, None]
+                topics[:, self.gate.gated_topics] *= self.gate.topic_weight(about_war[k][rows, None])
             scored.append(topics)
         scored = np.vstack(scored)
         return self._limit_offtopic(tune_thresholds(scored, np.vstack([train.topics[rows]] * 2)),

@@ -70,13 +70,26 @@ class RelevanceGate:
             p = (1 - weight) * p + weight * article_mean.to_numpy()
         return p
 
+    def topic_weight(self, p: np.ndarray) -> np.ndarray:
+        """The share of a war topic's score let through at gate probability `p`: p itself, or p
+        recalibrated as sigmoid(topic_slope * logit(p) + topic_shift). On outlets it never saw
+        the gate is unsure of war copy (a Bulgarian spy ring sentenced in London for Russia: p
+        0.55), and p itself then halved such segments' topic scores, while the thresholds were
+        tuned through the p of text the gate had trained on (near 1). The stance keeps p."""
+        slope = float(self.params.get("topic_slope", 1.0))
+        shift = float(self.params.get("topic_shift", 0.0))
+        if slope == 1.0 and shift == 0.0:
+            return p
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return 1 / (1 + np.exp(-(slope * np.log(p / (1 - p)) + shift)))
+
     def apply(self, texts, contexts, topic_scores: np.ndarray, stance_scores: np.ndarray,
               article_ids=None):
         if not len(texts):
             return topic_scores, stance_scores
         p = self.about_war(texts, contexts, article_ids)[:, None]
         topics = topic_scores.copy()
-        topics[:, self.gated_topics] *= p
+        topics[:, self.gated_topics] *= self.topic_weight(p)
         neutral = np.zeros_like(stance_scores)
         neutral[:, self.neutral] = 1.0
         return topics, p * stance_scores + (1 - p) * neutral
