@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the corpus's type; models never import the corpus code itse
 META_FILE = "topicstance_model.json"
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 # Log-prior shifts tried per stance: wider shifts (to 1.5) gained no stance macro-F1 in
-# cross-validation and put a side on 1.2% of non-war segments against 0.9% (README, ablation).
+# cross-validation and put a side on 1.2% of non-war segments against 0.9% (docs/experiment-log.md, stance priors).
 OFFSET_GRID = np.round(np.arange(-0.5, 0.51, 0.25), 2)
 
 MetricsCallback = Callable[[dict[str, float], int], None]
