@@ -15,7 +15,8 @@ from topicstance import tracking
 from topicstance.config import CONF_DIR, packaged_minilm
 from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
-from topicstance.models import build_model
+from topicstance.models import build_model, cpu_attention
+from topicstance.models.cpu_attention import use_lane_padded_attention
 
 TAXONOMY = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
 # Small and fast: short inputs, one epoch, tiny batches.
@@ -197,3 +198,33 @@ def test_on_a_gpu_the_finetune_trains_there_int8_runs_on_the_cpu_and_it_loads_wi
                            capture_output=True, text=True,
                            env={**clean_subprocess_env(), "CUDA_VISIBLE_DEVICES": ""})
     assert json.loads(child.stdout.strip().splitlines()[-1])["device"] == "cpu"
+
+
+def test_lane_padded_attention_matches_sdpa_on_a_padded_batch():
+    path = packaged_minilm()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    reference = AutoModel.from_pretrained(path, attn_implementation="sdpa").eval()
+    padded = use_lane_padded_attention(AutoModel.from_pretrained(path).eval())
+    assert padded.config._attn_implementation == cpu_attention.NAME
+    # three lengths in one batch: padding inside the batch and keys padded to whole vectors
+    texts = ["Sanctions.", "The EU adopted its 14th package of sanctions against Russia today.",
+             "Kyiv said the strike hit a power plant; Moscow said it targeted military sites " * 3]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = reference(**batch).last_hidden_state
+        got = padded(**batch).last_hidden_state
+        unpadded = padded(**tokenizer(texts[:1], return_tensors="pt")).last_hidden_state
+    tokens = batch["attention_mask"].bool()
+    np.testing.assert_allclose(got[tokens], expected[tokens], atol=1e-5)
+    np.testing.assert_allclose(unpadded[0], expected[0, :unpadded.shape[1]], atol=1e-5)
+
+
+def test_only_the_cpu_inference_copies_use_the_lane_padded_attention():
+    model = _model("minilm_linear")
+    model._load_encoder(packaged_minilm())
+    for precision in ("bf16", "int8"):
+        model.set_precision(precision)
+        copy = model._inference_module(model.encoder)
+        assert copy.config._attn_implementation == cpu_attention.NAME, precision
+    # the live fp32 encoder (the one a fine-tune trains) keeps its differentiable attention
+    assert model.encoder.config._attn_implementation == "sdpa"
