@@ -241,6 +241,17 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                             _f(t["linear_gflops"] / line["peak_gflops"][p], 2)
                             if t["linear_gflops"] else "-"]
                            for p, t in line["time_shares"].items()])
+        if line.get("attention"):
+            a = line["attention"]
+            speeds = a["segments_per_second"]
+            out += [(f"Attention on the CPU at {a['precision']} (`auto` here), {a['rounds']} "
+                     "alternating passes over the same texts, the best of each: PyTorch's fused "
+                     "kernel (`model.cpu_attention=sdpa`) against the project's, keys padded to "
+                     "whole 512-bit vectors for the softmax (`lane_padded`, the default; "
+                     "`src/topicstance/models/cpu_attention.py`)."), ""]
+            out += _table(["attention", "seg/s", "x sdpa"],
+                          [[name, _f(speed), _f(speed / speeds["sdpa"], 2)]
+                           for name, speed in speeds.items()])
         gline = (gpu or {}).get("roofline")
         if gline and gline.get("device") == "cuda":
             out += [(f"On the GPU ({gpu['machine']['gpu']}), the same matmul shape "

@@ -69,6 +69,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                int(cfg.latency_batch))
         result["roofline"]["time_shares"] = roofline.time_shares(
             finetuned, data.speed_texts, families.precisions_of(finetuned, cfg))
+        result["roofline"]["attention"] = families.attention_speeds(
+            finetuned, data, int(cfg.throughput_batch), int(cfg.attention_rounds))
 
     log.info("segmenting")
     segmenter = Segmenter.from_config(cfg.segmenter)
@@ -105,7 +107,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                   float(cfg.roofline_seconds),
                                                   int(cfg.latency_batch),
                                                   result["roofline"]["peak_gflops"]),
-                              "time_shares": result["roofline"]["time_shares"]}
+                              "time_shares": result["roofline"]["time_shares"],
+                              "attention": result["roofline"]["attention"]}
     _add_ratios(result)
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - started, 1)

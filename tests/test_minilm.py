@@ -228,3 +228,9 @@ def test_only_the_cpu_inference_copies_use_the_lane_padded_attention():
         assert copy.config._attn_implementation == cpu_attention.NAME, precision
     # the live fp32 encoder (the one a fine-tune trains) keeps its differentiable attention
     assert model.encoder.config._attn_implementation == "sdpa"
+    model.params["cpu_attention"] = "sdpa"  # the fused kernel, by configuration
+    model.set_precision("bf16")
+    assert model._inference_module(model.encoder).config._attn_implementation == "sdpa"
+    model.params["cpu_attention"] = "flash"
+    with pytest.raises(ValueError, match="cpu_attention"):
+        model.set_precision("bf16")

@@ -49,6 +49,7 @@ ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.pkl"
 FINETUNE_HEADS_FILE = "heads.pt"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
+CPU_ATTENTIONS = ("lane_padded", "sdpa")
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -70,6 +71,8 @@ class _EncoderModel(TopicStanceModel):
         loaded, so a model trained on one CPU runs at the right precision on another."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
+        if self.params.get("cpu_attention", "lane_padded") not in CPU_ATTENTIONS:
+            raise ValueError(f"cpu_attention must be one of {CPU_ATTENTIONS}")
         self.params["precision"], self._inference_copy = precision, None
         self.precision, self.precision_reason = choose_precision(
             precision, self.params.get("int8_check"), self.device)
@@ -117,7 +120,7 @@ class _EncoderModel(TopicStanceModel):
         bf16, a copy with bf16 weights. Casting the weights once, rather than autocasting an
         fp32 module, keeps activations in bf16 between layers: no per-op casts back and forth
         around layer norms (about 10% faster on an AVX-512 BF16 CPU). A copy on the CPU runs
-        `cpu_attention`'s attention."""
+        `cpu_attention`'s attention unless `cpu_attention: sdpa`."""
         if self.precision == "fp32":
             return module
         if self._inference_copy is None:
@@ -127,7 +130,8 @@ class _EncoderModel(TopicStanceModel):
                         copy.deepcopy(module).cpu(), {nn.Linear}, dtype=torch.qint8)
             else:
                 self._inference_copy = copy.deepcopy(module).to(torch.bfloat16)
-            if next(self._inference_copy.parameters()).device.type == "cpu":
+            on_cpu = next(self._inference_copy.parameters()).device.type == "cpu"
+            if on_cpu and self.params.get("cpu_attention", "lane_padded") == "lane_padded":
                 use_lane_padded_attention(self._inference_copy)
         return self._inference_copy
 
