@@ -120,6 +120,14 @@ def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
     assert hardware.choose_precision("auto", kept)[0] == "bf16"
 
 
+def test_the_cpu_is_named_with_its_family_and_model_where_cpuinfo_gives_them(monkeypatch):
+    fields = {"model name": "AMD EPYC", "cpu family": "25", "model": "17"}
+    monkeypatch.setattr(hardware, "_cpuinfo_field", fields.get)
+    assert hardware.cpu_model() == "AMD EPYC (family 25, model 17)"
+    fields.pop("cpu family")  # e.g. an ARM machine: the name alone
+    assert hardware.cpu_model() == "AMD EPYC"
+
+
 def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_and_cuda_is_never_assumed():
     # The pinned torch is the CPU wheel: no GPU, whatever the machine has.
     assert hardware.choose_device("auto") == ("cpu", "auto: no GPU visible to torch")
