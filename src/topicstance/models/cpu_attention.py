@@ -6,7 +6,8 @@ PyTorch's CPU softmax handles the last, partial vector of each row slowly: over 
 of 32). This attention pads the keys and values of each batch with zeros to a multiple of one
 512-bit vector (32 bf16 or 16 fp32 numbers), masks the extra keys out with -inf, and runs two
 batched matmuls around an in-place softmax: the same result to the precision's rounding, and
-about 10% more segments/s over whole bf16 passes of MiniLM on an AVX-512 CPU (4% at fp32).
+on an AVX-512 (Zen 4) CPU 4% more segments/s through the fine-tuned model at bf16 in `make
+bench`, 10% over bare passes of the encoder (docs/experiment-log.md, twenty-seventh session).
 It is inference only (the in-place softmax has no gradient); training keeps `sdpa`.
 """
 
