@@ -3,6 +3,7 @@
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -10,6 +11,21 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmarks import report, suite
 from topicstance.config import CONF_DIR
+
+log = logging.getLogger(__name__)
+
+
+def keep_earlier_run(path: Path) -> Path | None:
+    """A run of the same day and host already at `path` is moved aside to
+    `<date>-<host>[-suffix]-<HHMMSS>.json` (its file's time), so that a rerun never destroys a
+    measured result; the new run keeps the plain name, which the report takes as the newest."""
+    if not path.exists():
+        return None
+    stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%H%M%S")
+    earlier = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+    path.rename(earlier)
+    log.info("kept the earlier run of the day as %s", earlier)
+    return earlier
 
 
 def main(overrides: list[str]) -> Path:
@@ -27,6 +43,7 @@ def main(overrides: list[str]) -> Path:
         "-gpu" if result["machine"]["gpu"] else "")
     path = Path(cfg.results_dir) / f"{result['date']}-{result['host']}{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    keep_earlier_run(path)
     path.write_text(json.dumps(result, indent=1) + "\n")
     report.write(path, Path(cfg.report), Path(cfg.results_dir))
     print(f"wrote {path} and {cfg.report}")

@@ -215,3 +215,16 @@ def test_the_bench_trains_on_the_split_make_train_builds(tmp_path):
     known = [o for o in train.outlets if o]
     assert len(train.outlets) == len(train) and len(set(known)) > 50
     assert train.about_war is not None and 0 < train.about_war.mean() < 1
+
+
+def test_a_rerun_on_the_same_day_and_host_keeps_the_earlier_run_beside_it(tmp_path):
+    path = tmp_path / "2026-12-05-vm.json"
+    assert bench_main.keep_earlier_run(path) is None  # the day's first run: nothing to move
+    run = {"date": "2026-12-05", "profile": "full", "machine": {"gpu": None}}
+    path.write_text(json.dumps({**run, "run": 1}))
+    earlier = bench_main.keep_earlier_run(path)
+    assert not path.exists() and json.loads(earlier.read_text())["run"] == 1
+    assert earlier.name.startswith("2026-12-05-vm-") and earlier.suffix == ".json"
+    path.write_text(json.dumps({**run, "run": 2}))
+    # BENCHMARKS.md is made from the plain name, the day's newest run
+    assert report.newest(tmp_path, gpu=False) == path
