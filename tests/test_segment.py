@@ -351,6 +351,33 @@ def test_ready_cut_text_keeps_every_line_the_detector_or_a_repeat_would_drop(seg
     assert len(segs) > 3  # the long line cut
 
 
+def test_an_article_keeps_its_headline_when_the_detector_would_drop_its_whole_head(segmenter):
+    """A short headline under a section label reads like furniture; an article's head (its
+    lines before the first paragraph too long to judge) always keeps one line, the one the
+    detector found least furniture-like, unless a line there is kept already."""
+    body = " ".join(["The talks ended without a deal on money for the poorest countries."] * 3)
+    article = Article("ed", f"Editorial\nCOP betrayal\nNovember 23, 2024\n{body}\nShare this", "x")
+    lines = list(segmenter._lines_of(article))
+    scores = [0.97, 0.93, 0.99, 0.0, 0.96]  # the detector drops every short line
+    texts = [s.text for s in segmenter._cut(article, lines, scores)]
+    assert texts[0] == "COP betrayal" and "Editorial" not in texts and "Share this" not in texts
+    kept_headline = [0.97, 0.5, 0.99, 0.0, 0.96]  # the headline survives: nothing else comes back
+    assert [s.text for s in segmenter._cut(article, lines, kept_headline)] == texts
+    no_body = Article("nb", "Editorial\nCOP betrayal\nNovember 23, 2024\nShare this", "x")
+    assert segmenter._cut(no_body, list(segmenter._lines_of(no_body)), [0.97, 0.93, 0.99, 0.96]) == []
+
+
+def test_a_page_from_an_unseen_outlet_keeps_its_short_headline(segmenter):
+    """A coverage test page (the detector never trained on it): the leader's two-word headline
+    printed under the outlet's name and its "Editorial" label is a segment, and the
+    context of every segment after it."""
+    page = (RAW_DIR / "coverage" / "cov-m12.txt").read_text(encoding="utf-8")
+    rows = segmenter.rows([("cov-m12", page, "cov-m12.txt")])[0]
+    assert rows[0]["text"] == "COP betrayal"
+    assert all(row["headline"] == "COP betrayal" for row in rows[1:])
+    assert not {"The Express Tribune", "Editorial"} & {row["text"] for row in rows}
+
+
 def test_crlf_page_offsets(rules_segmenter):
     headline = "Poland charges a rail worker with spying for Russia"
     body = ("Prosecutors in Lublin said the man photographed military trains for a foreign "

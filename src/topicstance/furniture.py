@@ -66,23 +66,28 @@ class FurnitureDetector:
 
     def furniture(self, pages: list[list[str]]) -> list[list[bool]]:
         """For each line of each page (stripped, its whitespace runs made single spaces), whether
-        it is furniture. A text of fewer than `min_page_lines` lines is not a page (a JSONL
-        record, a ready-cut segment): nothing in it is judged. Pages are judged together: one
-        call of each model for all their lines, as the per-call overhead of scikit-learn
-        outweighs a page's few dozen lines."""
-        flags = [[False] * len(page) for page in pages]
+        it is furniture: its score (`scores`) reaches the threshold."""
+        return [[score >= self.threshold for score in page] for page in self.scores(pages)]
+
+    def scores(self, pages: list[list[str]]) -> list[list[float]]:
+        """For each line of each page, the probability that it is furniture; 0 for a line never
+        judged (longer than `max_words` words) and for every line of a text of fewer than
+        `min_page_lines` lines, which is not a page (a JSONL record, a ready-cut segment). Pages
+        are judged together: one call of each model for all their lines, as the per-call
+        overhead of scikit-learn outweighs a page's few dozen lines."""
+        scores = [[0.0] * len(page) for page in pages]
         pages_judged = [k for k, page in enumerate(pages) if len(page) >= self.min_page_lines]
         if not pages_judged:
-            return flags
+            return scores
         # Only short lines can be furniture, so only they are featurized (each line's features
         # are its own, its neighbours enter through `_shape`): the body's long lines cost nothing.
         batch = _Lines([pages[k] for k in pages_judged], self.max_words)
         if len(batch.judged):
-            is_furniture = (self._line_scores(batch) >= self.threshold).tolist()
             for k, i, value in zip(np.array(pages_judged)[batch.page[batch.judged]].tolist(),
-                                   batch.index[batch.judged].tolist(), is_furniture):
-                flags[k][i] = value
-        return flags
+                                   batch.index[batch.judged].tolist(),
+                                   self._line_scores(batch).tolist()):
+                scores[k][i] = value
+        return scores
 
     def _line_scores(self, batch: "_Lines") -> np.ndarray:
         """Furniture probability of the batch's judged lines. The words of every judged line

@@ -113,23 +113,24 @@ class Segmenter:
     def segment_articles(self, articles: list[Article]) -> list[list[Segment]]:
         """Each article's segments. The learned furniture detector judges all their lines in one
         call (see `FurnitureDetector.furniture`): pass many articles at once where you can."""
-        lines = [[_line_words(start, line) for start, _, line in _lines(a.text) if line]
-                 for a in articles]
+        lines = [self._lines_of(a) for a in articles]
         judged = [[] if a.ready_cut else [normalized for *_, normalized in article]
                   for a, article in zip(articles, lines)]
-        learned = (self.furniture.furniture(judged) if self.furniture
-                   else [[] for _ in articles])
-        return [self._cut(a, article_lines, flags or [False] * len(article_lines))
-                for a, article_lines, flags in zip(articles, lines, learned)]
+        scores = (self.furniture.scores(judged) if self.furniture
+                  else [[] for _ in articles])
+        return [self._cut(a, article_lines, line_scores or [0.0] * len(article_lines))
+                for a, article_lines, line_scores in zip(articles, lines, scores)]
 
-    def _cut(self, article: Article, lines, learned: list[bool]) -> list[Segment]:
-        """`lines`: `_line_words` of each non-empty line; `learned`: the detector's flags."""
-        outlet_names = {m.group(1).casefold() for _, line, _, _ in lines
-                        if (m := self.outlet_bullet.match(line))}
+    @staticmethod
+    def _lines_of(article: Article) -> list[tuple[int, str, int, str]]:
+        return [_line_words(start, line) for start, _, line in _lines(article.text) if line]
+
+    def _cut(self, article: Article, lines, furniture_scores: list[float]) -> list[Segment]:
+        """`lines`: `_line_words` of each non-empty line; `furniture_scores`: the detector's."""
+        dropped = [False] * len(lines) if article.ready_cut else self._dropped(lines, furniture_scores)
         segments, seen = [], set()
-        for (start, line, n_words, _), is_furniture in zip(lines, learned):
-            if not article.ready_cut and (is_furniture or self._is_boilerplate(line, n_words)
-                                          or line.casefold() in outlet_names):
+        for (start, line, n_words, _), is_dropped in zip(lines, dropped):
+            if is_dropped:
                 continue
             for s, e in self._chunks(line, n_words):
                 text = line[s:e]
@@ -141,6 +142,32 @@ class Segmenter:
                                         f"{article.article_id}-p{len(segments):03d}",
                                         text, start + s, start + e))
         return segments
+
+    def _dropped(self, lines, furniture_scores: list[float]) -> list[bool]:
+        """Whether each line is furniture: a pattern's, an outlet bullet's name, or the detector's.
+
+        An article's head (its lines before the first paragraph too long to be judged) holds its
+        headline, which is also every segment's context: when all of it would go, the line of
+        two words or more (a line of one is a section label) that the detector alone dropped
+        with the lowest score stays. Short headlines from outlets the detector never saw ("COP
+        betrayal" under "Editorial") read like section labels to it."""
+        outlet_names = {m.group(1).casefold() for _, line, _, _ in lines
+                        if (m := self.outlet_bullet.match(line))}
+
+        def by_rule(line: str, n_words: int) -> bool:
+            return self._is_boilerplate(line, n_words) or line.casefold() in outlet_names
+
+        threshold = self.furniture.threshold if self.furniture else float("inf")
+        dropped = [score >= threshold or by_rule(line, n_words)
+                   for (_, line, n_words, _), score in zip(lines, furniture_scores)]
+        head = next((i for i, (_, _, n_words, _) in enumerate(lines)
+                     if n_words > self.furniture.max_words), 0) if self.furniture else 0
+        if head and all(dropped[:head]):
+            by_detector_alone = [i for i in range(head) if furniture_scores[i] >= threshold
+                                 and lines[i][2] > 1 and not by_rule(*lines[i][1:3])]
+            if by_detector_alone:
+                dropped[min(by_detector_alone, key=furniture_scores.__getitem__)] = False
+        return dropped
 
     def segment_page(self, page_id: str, text: str, source: str) -> list[tuple[Article, list[Segment]]]:
         return self.segment_pages([(page_id, text, source)])[0]
