@@ -13,7 +13,6 @@ from topicstance.metrics import compute_metrics, paired
 from topicstance.models import build_from_params
 from topicstance.models.base import tune_thresholds
 from topicstance.models.gate import RelevanceGate
-from topicstance.models.minilm import CPU_ATTENTIONS
 
 log = logging.getLogger(__name__)
 
@@ -164,22 +163,26 @@ def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
     return rows
 
 
-def attention_speeds(model, data: BenchData, throughput_batch: int, rounds: int) -> dict | None:
-    """Segments/s of an encoder model at its `auto` precision with each CPU attention
-    (`cpu_attention`: PyTorch's fused `sdpa` kernel, the project's `lane_padded`), in
-    alternating passes over the same texts, the best of each kept, so that a shared VM's drift
-    falls on both alike. None where the inference copy is not on the CPU (a GPU, or fp32)."""
+def kernel_speeds(model, data: BenchData, throughput_batch: int, rounds: int, setting: str,
+                  choices: tuple[str, ...]) -> dict | None:
+    """Segments/s of an encoder model at its `auto` precision with each value of one of its CPU
+    kernel settings (`cpu_attention`: PyTorch's fused `sdpa` kernel or the project's
+    `lane_padded`; `cpu_linear`: `plain` nn.Linear or oneDNN's `fused`), in alternating passes
+    over the same texts, the best of each kept, so that a shared VM's drift falls on all alike.
+    None where the inference copy is not on the CPU (a GPU), or for the linear layers at int8
+    (quantized layers of their own)."""
     chosen = _auto_choice(model)
-    if model.inference_settings()["device"] != "cpu" or chosen == "fp32":
+    if (model.inference_settings()["device"] != "cpu"
+            or (setting == "cpu_linear" and chosen == "int8")):
         return None
-    configured, best = model.params.get("cpu_attention", "lane_padded"), {}
+    configured, best = model.params.get(setting, choices[-1]), {}
     for _ in range(rounds):
-        for attention in CPU_ATTENTIONS:
-            model.params["cpu_attention"] = attention
-            model.set_precision(chosen)  # a fresh inference copy with this attention
+        for choice in choices:
+            model.params[setting] = choice
+            model.set_precision(chosen)  # a fresh inference copy with this kernel
             speed = measure(model, data, throughput_batch, throughput_batch)["segments_per_second"]
-            best[attention] = max(best.get(attention, 0.0), speed)
-    model.params["cpu_attention"] = configured
+            best[choice] = max(best.get(choice, 0.0), speed)
+    model.params[setting] = configured
     model.set_precision("auto")
     return {"precision": chosen, "rounds": rounds, "segments_per_second": best}
 

@@ -230,7 +230,8 @@ def render(result: dict, source: Path, gpu: dict | None = None,
         if line.get("time_shares"):
             out += [("Where the time goes: one pass over the same texts under torch.profiler, "
                      "the share of its time in the linear layers (the matmuls the roofline "
-                     "counts), in attention (scores, softmax, weighted sum: about 3.5% of the "
+                     "counts; with `cpu_linear: fused` the feed-forward GELU runs inside them), "
+                     "in attention (scores, softmax, weighted sum: about 3.5% of the "
                      "FLOPs), in the other torch ops (GELU, layer norms, adds, casts) and "
                      "outside torch ops (tokenizing, padding, Python), and the GFLOP/s the "
                      "linear layers reach on their own:"), ""]
@@ -251,6 +252,17 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                      "`src/topicstance/models/cpu_attention.py`)."), ""]
             out += _table(["attention", "seg/s", "x sdpa"],
                           [[name, _f(speed), _f(speed / speeds["sdpa"], 2)]
+                           for name, speed in speeds.items()])
+        if line.get("linear_layers"):
+            a = line["linear_layers"]
+            speeds = a["segments_per_second"]
+            out += [(f"Linear layers on the CPU at {a['precision']} (`auto` here), {a['rounds']} "
+                     "alternating passes over the same texts, the best of each: PyTorch's "
+                     "`nn.Linear` (`model.cpu_linear=plain`) against oneDNN's linear with the bias "
+                     "and the feed-forward GELU fused in, from weights packed once (`fused`, the "
+                     "default; `src/topicstance/models/cpu_linear.py`)."), ""]
+            out += _table(["linear layers", "seg/s", "x plain"],
+                          [[name, _f(speed), _f(speed / speeds["plain"], 2)]
                            for name, speed in speeds.items()])
         gline = (gpu or {}).get("roofline")
         if gline and gline.get("device") == "cuda":

@@ -18,7 +18,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 # torch.profiler op names -> where the encoder's time goes (`time_shares`).
-LINEAR_OPS = ("aten::addmm", "aten::mm", "aten::matmul", "aten::linear", "quantized::linear_dynamic")
+LINEAR_OPS = ("aten::addmm", "aten::mm", "aten::matmul", "aten::linear", "quantized::linear_dynamic",
+              "mkldnn::_linear_pointwise")  # the last: `cpu_linear: fused`, its GELU inside
 ATTENTION_OPS = ("scaled_dot_product", "aten::bmm", "aten::baddbmm", "aten::_softmax")
 
 

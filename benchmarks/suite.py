@@ -69,8 +69,13 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                int(cfg.latency_batch))
         result["roofline"]["time_shares"] = roofline.time_shares(
             finetuned, data.speed_texts, families.precisions_of(finetuned, cfg))
-        result["roofline"]["attention"] = families.attention_speeds(
-            finetuned, data, int(cfg.throughput_batch), int(cfg.attention_rounds))
+        # the default last in each pair: `plain` and `sdpa` are PyTorch's own kernels
+        result["roofline"]["attention"] = families.kernel_speeds(
+            finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds),
+            "cpu_attention", ("sdpa", "lane_padded"))
+        result["roofline"]["linear_layers"] = families.kernel_speeds(
+            finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds),
+            "cpu_linear", ("plain", "fused"))
 
     log.info("segmenting")
     segmenter = Segmenter.from_config(cfg.segmenter)
@@ -108,7 +113,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                   int(cfg.latency_batch),
                                                   result["roofline"]["peak_gflops"]),
                               "time_shares": result["roofline"]["time_shares"],
-                              "attention": result["roofline"]["attention"]}
+                              "attention": result["roofline"]["attention"],
+                              "linear_layers": result["roofline"]["linear_layers"]}
     _add_ratios(result)
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -60,16 +60,18 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
         assert shares["linear"] > 0 and shares["attention"] > 0 and shares["linear_gflops"] > 0
         assert sum(shares[k] for k in ("linear", "attention", "other_ops", "outside_ops")) == \
             pytest.approx(1, abs=0.005)
-    # The CPU attention A/B runs at the precision `auto` picks, unless that is plain fp32.
+    # The CPU kernels' A/B runs at the precision `auto` picks; the linear layers' not at int8.
     auto = next(r["precision"] for r in result["inference"]
                 if r["family"] == "minilm_finetune" and r["auto_choice"])
-    attention = result["roofline"]["attention"]
-    if auto == "fp32":
-        assert attention is None
-    else:
-        assert attention["precision"] == auto
-        assert set(attention["segments_per_second"]) == {"sdpa", "lane_padded"}
-        assert min(attention["segments_per_second"].values()) > 0
+    for key, choices in (("attention", {"sdpa", "lane_padded"}),
+                         ("linear_layers", {"plain", "fused"})):
+        speeds = result["roofline"][key]
+        if key == "linear_layers" and auto == "int8":
+            assert speeds is None
+            continue
+        assert speeds["precision"] == auto
+        assert set(speeds["segments_per_second"]) == choices
+        assert min(speeds["segments_per_second"].values()) > 0
     assert {t["target"] for t in result["targets"]} >= {"segmenting plain text, articles/s"}
     assert result["end_to_end"]["model"] == "tfidf_gated"
 
@@ -78,7 +80,8 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     for heading in ("## Targets", "## The naive baseline", "## Inference of each model family",
                     "## Training time", "## Segmenting", "## The whole job, end to end",
                     "## The machine's limit", "Where the time goes",
-                    *(["Attention on the CPU at"] if attention else [])):
+                    *(["Attention on the CPU at"] if result["roofline"]["attention"] else []),
+                    *(["Linear layers on the CPU at"] if result["roofline"]["linear_layers"] else [])):
         assert heading in written
     assert f"{result['naive']['segments_per_second']:,.1f} segments/s" in written
     # The student is trained (not cut from the fine-tuned network): half the layers, same heads.

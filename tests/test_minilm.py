@@ -17,6 +17,7 @@ from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model, cpu_attention
 from topicstance.models.cpu_attention import use_lane_padded_attention
+from topicstance.models.cpu_linear import FusedLinear, fused_linear_supported, use_fused_linear
 
 TAXONOMY = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
 # Small and fast: short inputs, one epoch, tiny batches.
@@ -234,3 +235,51 @@ def test_only_the_cpu_inference_copies_use_the_lane_padded_attention():
     model.params["cpu_attention"] = "flash"
     with pytest.raises(ValueError, match="cpu_attention"):
         model.set_precision("bf16")
+
+
+def test_fused_linear_layers_give_the_plain_layers_hidden_states():
+    """oneDNN's linear with the bias and the feed-forward GELU fused in: the same hidden states
+    as the plain encoder at fp32, and at bf16 no further from fp32 than plain bf16 is."""
+    path = packaged_minilm()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    texts = ["Sanctions.", "The EU adopted its 14th package of sanctions against Russia today.",
+             "Kyiv said the strike hit a power plant; Moscow said it targeted military sites " * 3]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    tokens = batch["attention_mask"].bool()
+    plain = AutoModel.from_pretrained(path).eval()
+    fused = use_fused_linear(AutoModel.from_pretrained(path).eval())
+    layer = fused.encoder.layer[0]
+    assert isinstance(layer.attention.self.query, FusedLinear)
+    assert layer.intermediate.dense.activation == "gelu"  # the GELU runs inside the linear
+    assert isinstance(layer.intermediate.intermediate_act_fn, torch.nn.Identity)
+    with torch.inference_mode():
+        expected = plain(**batch).last_hidden_state[tokens]
+        np.testing.assert_allclose(fused(**batch).last_hidden_state[tokens], expected, atol=1e-4)
+        if fused_linear_supported(torch.bfloat16):
+            plain_bf16 = AutoModel.from_pretrained(path).eval().to(torch.bfloat16)
+            fused_bf16 = use_fused_linear(AutoModel.from_pretrained(path).eval().to(torch.bfloat16))
+            plain_error = (plain_bf16(**batch).last_hidden_state[tokens].float() - expected).abs()
+            fused_error = (fused_bf16(**batch).last_hidden_state[tokens].float() - expected).abs()
+            assert fused_error.mean() < 1.2 * plain_error.mean()
+
+
+def test_only_the_cpu_inference_copies_use_the_fused_linear_layers():
+    model = _model("minilm_linear")
+    model._load_encoder(packaged_minilm())
+    precisions = ["fp32"] + (["bf16"] if fused_linear_supported(torch.bfloat16) else [])
+    for precision in precisions:
+        model.set_precision(precision)
+        inference = model._inference_module(model.encoder)
+        assert inference is not model.encoder, precision  # a copy, at fp32 too
+        assert isinstance(inference.encoder.layer[0].output.dense, FusedLinear), precision
+    model.set_precision("int8")  # quantized layers, not oneDNN's
+    assert not any(isinstance(m, FusedLinear) for m in model._inference_module(model.encoder).modules())
+    # the live encoder (the one a fine-tune trains) keeps its differentiable layers
+    assert isinstance(model.encoder.encoder.layer[0].output.dense, torch.nn.Linear)
+    model.params["cpu_linear"] = "plain"
+    model.set_precision("fp32")
+    inference = model._inference_module(model.encoder)
+    assert not any(isinstance(m, FusedLinear) for m in inference.modules())
+    model.params["cpu_linear"] = "mkl"
+    with pytest.raises(ValueError, match="cpu_linear"):
+        model.set_precision("fp32")

@@ -40,6 +40,7 @@ from topicstance.hardware import choose_device, choose_precision
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
 from topicstance.models.cpu_attention import use_lane_padded_attention
+from topicstance.models.cpu_linear import use_fused_linear
 
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
@@ -50,6 +51,7 @@ HEADS_FILE = "heads.pkl"
 FINETUNE_HEADS_FILE = "heads.pt"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 CPU_ATTENTIONS = ("lane_padded", "sdpa")
+CPU_LINEARS = ("fused", "plain")
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -73,6 +75,8 @@ class _EncoderModel(TopicStanceModel):
             raise ValueError(f"precision must be one of {PRECISIONS}")
         if self.params.get("cpu_attention", "lane_padded") not in CPU_ATTENTIONS:
             raise ValueError(f"cpu_attention must be one of {CPU_ATTENTIONS}")
+        if self.params.get("cpu_linear", "fused") not in CPU_LINEARS:
+            raise ValueError(f"cpu_linear must be one of {CPU_LINEARS}")
         self.params["precision"], self._inference_copy = precision, None
         self.precision, self.precision_reason = choose_precision(
             precision, self.params.get("int8_check"), self.device)
@@ -116,23 +120,30 @@ class _EncoderModel(TopicStanceModel):
             torch.set_num_threads(int(self.params["threads"]))
 
     def _inference_module(self, module: nn.Module) -> nn.Module:
-        """`module` itself (fp32), or a copy made once: int8, a dynamically quantized CPU copy;
-        bf16, a copy with bf16 weights. Casting the weights once, rather than autocasting an
-        fp32 module, keeps activations in bf16 between layers: no per-op casts back and forth
-        around layer norms (about 10% faster on an AVX-512 BF16 CPU). A copy on the CPU runs
-        `cpu_attention`'s attention unless `cpu_attention: sdpa`."""
-        if self.precision == "fp32":
+        """A copy of `module` made once for inference: int8, a dynamically quantized CPU copy;
+        bf16, a copy with bf16 weights; fp32, a copy on the CPU (on a GPU, `module` itself).
+        Casting the weights once, rather than autocasting an fp32 module, keeps activations in
+        bf16 between layers: no per-op casts back and forth around layer norms (about 10% faster
+        on an AVX-512 BF16 CPU). A copy on the CPU runs `cpu_attention`'s attention unless
+        `cpu_attention: sdpa`, and `cpu_linear`'s linear layers (fp32, bf16) unless
+        `cpu_linear: plain`."""
+        on_cpu = next(module.parameters()).device.type == "cpu" or self.precision == "int8"
+        if self.precision == "fp32" and not on_cpu:
             return module
         if self._inference_copy is None:
             if self.precision == "int8":
                 with warnings_silenced():
-                    self._inference_copy = torch.ao.quantization.quantize_dynamic(
+                    inference = torch.ao.quantization.quantize_dynamic(
                         copy.deepcopy(module).cpu(), {nn.Linear}, dtype=torch.qint8)
             else:
-                self._inference_copy = copy.deepcopy(module).to(torch.bfloat16)
-            on_cpu = next(self._inference_copy.parameters()).device.type == "cpu"
+                dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+                inference = copy.deepcopy(module).to(dtype)
             if on_cpu and self.params.get("cpu_attention", "lane_padded") == "lane_padded":
-                use_lane_padded_attention(self._inference_copy)
+                use_lane_padded_attention(inference)
+            if (on_cpu and self.precision != "int8"
+                    and self.params.get("cpu_linear", "fused") == "fused"):
+                use_fused_linear(inference)
+            self._inference_copy = inference
         return self._inference_copy
 
     def _batched(self, texts: list[str], module: nn.Module, forward,
