@@ -13,6 +13,7 @@ gradient, and the live network that training updates keeps its `nn.Linear`s.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -38,9 +39,11 @@ class FusedLinear(nn.Module):
             "none" if self.activation == "gelu" else "")
 
 
+@functools.cache
 def fused_linear_supported(dtype: torch.dtype) -> bool:
     """Whether this PyTorch and CPU run oneDNN's linear at `dtype` (bf16 needs AVX-512 BW/VL/DQ
-    or AVX-NE-CONVERT; where it does not, PyTorch refuses to pack the weight)."""
+    or AVX-NE-CONVERT; where it does not, PyTorch refuses to pack the weight). Probed once per
+    process."""
     try:
         weight = torch.ones(8, 8, dtype=dtype)
         packed = torch.ops.mkldnn._reorder_linear_weight(weight)
