@@ -272,14 +272,17 @@ def test_only_the_cpu_inference_copies_use_the_fused_linear_layers():
         inference = model._inference_module(model.encoder)
         assert inference is not model.encoder, precision  # a copy, at fp32 too
         assert isinstance(inference.encoder.layer[0].output.dense, FusedLinear), precision
+        assert model.inference_settings()["cpu_linear"] == "fused", precision
     model.set_precision("int8")  # quantized layers, not oneDNN's
     assert not any(isinstance(m, FusedLinear) for m in model._inference_module(model.encoder).modules())
     # the live encoder (the one a fine-tune trains) keeps its differentiable layers
     assert isinstance(model.encoder.encoder.layer[0].output.dense, torch.nn.Linear)
+    assert model.inference_settings()["cpu_linear"] == "quantized (int8)"
     model.params["cpu_linear"] = "plain"
     model.set_precision("fp32")
     inference = model._inference_module(model.encoder)
     assert not any(isinstance(m, FusedLinear) for m in inference.modules())
+    assert model.inference_settings()["cpu_linear"] == "plain"  # in every run record
     model.params["cpu_linear"] = "mkl"
     with pytest.raises(ValueError, match="cpu_linear"):
         model.set_precision("fp32")

@@ -40,7 +40,7 @@ from topicstance.hardware import choose_device, choose_precision
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
 from topicstance.models.cpu_attention import use_lane_padded_attention
-from topicstance.models.cpu_linear import use_fused_linear
+from topicstance.models.cpu_linear import fused_linear_supported, use_fused_linear
 
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
@@ -106,9 +106,20 @@ class _EncoderModel(TopicStanceModel):
                 "keeps_metrics": scores["fp32"] - scores["int8"] <= tolerance}
 
     def inference_settings(self) -> dict:
-        """Where and how inference runs; int8 is a CPU feature of PyTorch, whatever `device`."""
-        return {"device": "cpu" if self.precision == "int8" else self.device,
-                "precision": self.precision, "precision_reason": self.precision_reason}
+        """Where and how inference runs; int8 is a CPU feature of PyTorch, whatever `device`.
+        On the CPU, also the kernels the inference copy runs (see `_inference_module`)."""
+        settings = {"device": "cpu" if self.precision == "int8" else self.device,
+                    "precision": self.precision, "precision_reason": self.precision_reason}
+        if settings["device"] == "cpu":
+            linear = self.params.get("cpu_linear", "fused")
+            if self.precision == "int8":
+                linear = "quantized (int8)"
+            elif linear == "fused" and not fused_linear_supported(
+                    torch.bfloat16 if self.precision == "bf16" else torch.float32):
+                linear = "plain (oneDNN cannot run this precision on this CPU)"
+            settings.update(cpu_attention=self.params.get("cpu_attention", "lane_padded"),
+                            cpu_linear=linear)
+        return settings
 
     def _load_encoder(self, path: str) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
