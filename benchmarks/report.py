@@ -44,6 +44,18 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
             *["| " + " | ".join(str(c) for c in row) + " |" for row in rows], ""]
 
 
+def _kernel_ab(ab: dict | None, kernel: str, baseline: str, what: str) -> list[str]:
+    """The alternating-pass A/B of one CPU kernel setting (`families.kernel_speeds`)."""
+    if not ab:
+        return []
+    speeds = ab["segments_per_second"]
+    return [(f"{kernel} on the CPU at {ab['precision']} (`auto` here), {ab['rounds']} "
+             f"alternating passes over the same texts, the best of each: {what}"), "",
+            *_table([kernel.lower(), "seg/s", f"x {baseline}"],
+                    [[name, _f(speed), _f(speed / speeds[baseline], 2)]
+                     for name, speed in speeds.items()])]
+
+
 def _name(source: Path):
     return source.relative_to(ROOT) if source.is_relative_to(ROOT) else source
 
@@ -242,28 +254,14 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                             _f(t["linear_gflops"] / line["peak_gflops"][p], 2)
                             if t["linear_gflops"] else "-"]
                            for p, t in line["time_shares"].items()])
-        if line.get("attention"):
-            a = line["attention"]
-            speeds = a["segments_per_second"]
-            out += [(f"Attention on the CPU at {a['precision']} (`auto` here), {a['rounds']} "
-                     "alternating passes over the same texts, the best of each: PyTorch's fused "
-                     "kernel (`model.cpu_attention=sdpa`) against the project's, keys padded to "
-                     "whole 512-bit vectors for the softmax (`lane_padded`, the default; "
-                     "`src/topicstance/models/cpu_attention.py`)."), ""]
-            out += _table(["attention", "seg/s", "x sdpa"],
-                          [[name, _f(speed), _f(speed / speeds["sdpa"], 2)]
-                           for name, speed in speeds.items()])
-        if line.get("linear_layers"):
-            a = line["linear_layers"]
-            speeds = a["segments_per_second"]
-            out += [(f"Linear layers on the CPU at {a['precision']} (`auto` here), {a['rounds']} "
-                     "alternating passes over the same texts, the best of each: PyTorch's "
-                     "`nn.Linear` (`model.cpu_linear=plain`) against oneDNN's linear with the bias "
-                     "and the feed-forward GELU fused in, from weights packed once (`fused`, the "
-                     "default; `src/topicstance/models/cpu_linear.py`)."), ""]
-            out += _table(["linear layers", "seg/s", "x plain"],
-                          [[name, _f(speed), _f(speed / speeds["plain"], 2)]
-                           for name, speed in speeds.items()])
+        out += _kernel_ab(line.get("attention"), "Attention", "sdpa", (
+            "PyTorch's fused kernel (`model.cpu_attention=sdpa`) against the project's, keys "
+            "padded to whole 512-bit vectors for the softmax (`lane_padded`, the default; "
+            "`src/topicstance/models/cpu_attention.py`)."))
+        out += _kernel_ab(line.get("linear_layers"), "Linear layers", "plain", (
+            "PyTorch's `nn.Linear` (`model.cpu_linear=plain`) against oneDNN's linear with the "
+            "bias and the feed-forward GELU fused in, from weights packed once (`fused`, the "
+            "default; `src/topicstance/models/cpu_linear.py`)."))
         gline = (gpu or {}).get("roofline")
         if gline and gline.get("device") == "cuda":
             out += [(f"On the GPU ({gpu['machine']['gpu']}), the same matmul shape "
