@@ -40,7 +40,6 @@ PART_NAME = re.compile(r"^part-(?P<run>[0-9TZ]+-\d+)-(?P<n>\d{5})\.parquet$")
 BASE_COLUMNS = [("article_id", pa.string()), ("segment_id", pa.string()), ("text", pa.string()),
                 ("start", pa.int64()), ("end", pa.int64()), ("source", pa.string()),
                 ("content_hash", pa.string()), ("run_id", pa.string())]
-BASE_COLUMN_NAMES = [name for name, _ in BASE_COLUMNS]
 
 
 class OutputLocked(RuntimeError):

@@ -11,9 +11,6 @@ from topicstance import metrics, plots, tracking
 from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
 
-ARTIFACTS = ("classification_report.txt", "stance_confusion.png", "topic_scores.png",
-             "stance_reliability.png", "worst_misclassified.json")
-
 
 def log_split_report(prefix: str, taxonomy: Taxonomy, truth: LabeledSplit,
                      predicted: pd.DataFrame, worst: int) -> None:
