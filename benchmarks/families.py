@@ -8,7 +8,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from benchmarks.data import BenchData, subset
-from topicstance import tracking
+from topicstance import hardware, tracking
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models import build_from_params
 from topicstance.models.base import tune_thresholds
@@ -94,7 +94,7 @@ def precisions_of(model, cfg) -> list[str]:
 
 
 def measure(model, data: BenchData, latency_batch: int, throughput_batch: int,
-            throughput_seconds: float = 0.0) -> dict:
+            throughput_seconds: float = 0.0, segments: int | None = None) -> dict:
     """Throughput of `predict_frame` (what the job calls) on the speed texts in calls of
     `throughput_batch` texts (the job's parts), and its latency per call of `latency_batch`,
     each after a warm-up call (which also quantizes).
@@ -102,8 +102,11 @@ def measure(model, data: BenchData, latency_batch: int, throughput_batch: int,
     Throughput is the best of as many passes over the texts as fit in `throughput_seconds`
     (at least one): the least disturbed pass, as `timeit` reports, so that a fast model's
     50 ms pass is not judged by a neighbour's burst on a shared machine; a slow model gets one
-    pass of several seconds, which averages the bursts out by itself."""
-    texts, contexts, articles = data.speed_texts, data.speed_contexts, data.speed_articles
+    pass of several seconds, which averages the bursts out by itself. `segments`: only the
+    first that many speed texts."""
+    window = slice(0, segments)
+    texts, contexts, articles = (data.speed_texts[window], data.speed_contexts[window],
+                                 data.speed_articles[window])
 
     def seconds_per_call(batch: int) -> list[float]:
         out = []
@@ -149,13 +152,20 @@ def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
         for precision in precisions:
             if hasattr(model, "set_precision"):
                 model.set_precision(precision)
+            device = model.inference_settings().get("device", "cpu")
             row = {"model": name, "family": model.family, "precision": precision,
                    "backend": "torch" if hasattr(model, "set_precision") else "scikit-learn",
-                   "device": model.inference_settings().get("device", "cpu"),
-                   "auto_choice": precision == auto if auto else None,
-                   **measure(model, data, int(cfg.latency_batch), int(cfg.throughput_batch),
-                           float(cfg.throughput_seconds)),
-                   **metrics(model, data)}
+                   "device": device, "auto_choice": precision == auto if auto else None}
+            if hardware.emulated(precision, device):
+                # PyTorch emulates bf16 on this CPU (4-5x slower than fp32): a short probe of
+                # its speed, no metrics (the same numerics as on a CPU with bf16), so that the
+                # row does not take most of the bench's time on a CPU that `auto` keeps off it.
+                row.update(measure(model, data, int(cfg.latency_batch), int(cfg.latency_batch),
+                                   segments=int(cfg.emulated_bf16_segments)), emulated=True)
+            else:
+                row.update(**measure(model, data, int(cfg.latency_batch),
+                                     int(cfg.throughput_batch), float(cfg.throughput_seconds)),
+                           **metrics(model, data))
             rows.append(row)
             log.info("%s %s: %.1f seg/s", name, precision, row["segments_per_second"])
         if hasattr(model, "set_precision"):

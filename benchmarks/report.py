@@ -28,6 +28,16 @@ COMPILE_VERDICT = (
     "is adopted for an encoder family that is not the default.")
 
 
+def _emulated_note(rows: list[dict]) -> str:
+    emulated = [r for r in rows if r.get("emulated")]
+    if not emulated:
+        return ""
+    return (f" This CPU has no bf16 instructions, so PyTorch emulates bf16 (`auto` never picks "
+            f"it here): its rows are a short probe, {emulated[0]['segments']} texts in calls of "
+            f"{emulated[0]['batch']}, with no metrics (bf16 rounds the same on every CPU; the "
+            "bench would otherwise spend most of its time on them).")
+
+
 def _f(value, digits=1) -> str:
     if value is None:
         return "-"
@@ -130,7 +140,8 @@ def render(result: dict, source: Path, gpu: dict | None = None,
             "test part (real text no model trained on)"
             + (f", each at most about {result['config']['metric_segments']:,} segments (whole "
                "articles drawn at random)" if result["config"].get("metric_segments") else "")
-            + ". `auto` marks the precision `precision: auto` picks on this CPU."), ""]
+            + ". `auto` marks the precision `precision: auto` picks on this CPU."
+            + _emulated_note(result["inference"])), ""]
     sets = [k.split("/")[0] for k in result["inference"][0] if k.endswith("/topic_macro_f1")]
     header = ["model", "precision", "backend", "seg/s", "x naive", "p50 ms", "p95 ms",
               *[f"{s} topic / stance" for s in sets]]
@@ -147,7 +158,7 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                      _f(r["segments_per_second"]), _f(r.get("x_naive"), 2),
                      _f(r["latency_ms_p50"]), _f(r["latency_ms_p95"]),
                      *[f"{r[f'{s}/topic_macro_f1']:.3f} / {r[f'{s}/stance_macro_f1']:.3f}"
-                       for s in sets]])
+                       if f"{s}/topic_macro_f1" in r else "-" for s in sets]])
         if on_gpu:
             g = on_gpu.get((r["model"], r["precision"]))
             rows[-1] += ["-"] * 4 if g is None else [

@@ -17,6 +17,8 @@ import warnings
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from topicstance import hardware
+
 # torch.profiler op names -> where the encoder's time goes (`time_shares`).
 LINEAR_OPS = ("aten::addmm", "aten::mm", "aten::matmul", "aten::linear", "quantized::linear_dynamic",
               "mkldnn::_linear_pointwise")  # the last: `cpu_linear: fused`, its GELU inside
@@ -91,25 +93,29 @@ def fraction(row_segments_per_second: float, flops_per_segment_g: float, peak_gf
 
 
 
-def time_shares(finetuned, texts: list[str], precisions) -> dict:
+def time_shares(finetuned, texts: list[str], precisions, emulated_segments: int) -> dict:
     """Where one inference pass over `texts` spends its time, at each precision (one profiled
     pass after a warm-up): the linear layers (the matmuls the roofline counts), attention (its
     scores, softmax and weighted sum: few FLOPs over ~80 tokens of 32-dim heads, but not free),
     the rest of the torch ops (GELU, layer norms, adds, casts), and what runs outside torch ops
     (tokenizing, padding, Python). With the linear layers' own GFLOP/s: how close the matmuls
-    alone come to the peak."""
+    alone come to the peak. A precision this CPU emulates profiles the first
+    `emulated_segments` texts only."""
     config = finetuned.network.encoder.config
     h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    tokens = sum(len(t) for t in finetuned.tokenizer(
-        texts, truncation=True, max_length=int(finetuned.params["max_length"]))["input_ids"])
-    linear_flops = layers * tokens * 2 * (4 * h * h + 2 * h * i)
     shares = {}
     for precision in precisions:
         finetuned.set_precision(precision)
-        finetuned.predict_scores(texts[:64])  # warm-up (quantizes / casts once)
+        sample = (texts[:emulated_segments]
+                  if hardware.emulated(precision, finetuned.inference_settings()["device"])
+                  else texts)
+        tokens = sum(len(t) for t in finetuned.tokenizer(
+            sample, truncation=True, max_length=int(finetuned.params["max_length"]))["input_ids"])
+        linear_flops = layers * tokens * 2 * (4 * h * h + 2 * h * i)
+        finetuned.predict_scores(sample[:64])  # warm-up (quantizes / casts once)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             began = time.perf_counter()
-            finetuned.predict_scores(texts)
+            finetuned.predict_scores(sample)
             wall = time.perf_counter() - began
         seconds = {"linear": 0.0, "attention": 0.0, "other_ops": 0.0}
         for op in prof.key_averages():

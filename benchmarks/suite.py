@@ -68,7 +68,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                float(cfg.roofline_seconds),
                                                int(cfg.latency_batch))
         result["roofline"]["time_shares"] = roofline.time_shares(
-            finetuned, data.speed_texts, families.precisions_of(finetuned, cfg))
+            finetuned, data.speed_texts, families.precisions_of(finetuned, cfg),
+            int(cfg.emulated_bf16_segments))
         # the default last in each pair: `plain` and `sdpa` are PyTorch's own kernels
         result["roofline"]["attention"] = families.kernel_speeds(
             finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds),

@@ -231,3 +231,49 @@ def test_a_rerun_on_the_same_day_and_host_keeps_the_earlier_run_beside_it(tmp_pa
     path.write_text(json.dumps({**run, "run": 2}))
     # BENCHMARKS.md is made from the plain name, the day's newest run
     assert report.newest(tmp_path, gpu=False) == path
+
+
+def test_on_a_cpu_without_bf16_its_rows_are_a_short_probe_without_metrics(tmp_path, monkeypatch):
+    """On an AVX2-only CPU PyTorch emulates bf16 (4-5x slower than fp32): timing and scoring it
+    like the other precisions would take most of the bench's 20 minutes there. The CPU's flags
+    are set (this machine's own may have bf16); the model and its inference are real."""
+    from benchmarks import data as bench_data
+    from benchmarks import families
+    from omegaconf import OmegaConf
+
+    from conftest import compose_config
+    from topicstance.models import build_from_params
+
+    cfg = compose_config("bench", tmp_path, ["speed_segments=12", "metric_segments=16",
+                                             "emulated_bf16_segments=6", "latency_batch=3",
+                                             "precisions=[fp32,bf16]"])
+    data = bench_data.load(cfg, None)
+    params = OmegaConf.to_container(
+        compose_config("train", tmp_path, ["model=minilm_linear"]).model, resolve=True)
+    model = build_from_params(params, data.taxonomy)
+    model.fit(bench_data.subset(data.train, 200, 0), data.scored["dev"])
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    fp32, bf16 = families.inference_rows(cfg, {"minilm_linear": model}, data)
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    assert fp32["segments"] == 12 and "coverage_test/topic_macro_f1" in fp32
+    assert bf16["emulated"] and bf16["segments"] == 6 and bf16["segments_per_second"] > 0
+    assert not any(key.endswith("macro_f1") for key in bf16)
+    assert not bf16["auto_choice"]  # auto never picks an emulated precision
+    assert not hardware.emulated("int8") and not hardware.emulated("bf16", "cuda")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert not hardware.emulated("bf16")
+
+
+def test_an_emulated_row_is_reported_without_metrics_and_says_why():
+    result = json.loads(report.newest(report.RESULTS, gpu=False).read_text())
+    row = next(r for r in result["inference"]
+               if r["model"] == "minilm_linear" and r["precision"] == "bf16")
+    for key in [k for k in row if k.endswith("_macro_f1")]:
+        del row[key]
+    row.update(emulated=True, segments=128, batch=64)
+    text = report.render(result, report.newest(report.RESULTS, gpu=False))
+    line = next(line for line in text.splitlines() if line.startswith("| `minilm_linear` | bf16"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[7:10] == ["-", "-", "-"]  # dev, seeds and coverage_test topic / stance
+    assert "PyTorch emulates bf16" in text and "128 texts in calls of 64" in text

@@ -77,6 +77,16 @@ def describe() -> dict:
             "torch_kernels": torch_capability(), "gpu": gpu_name()}
 
 
+def native_bf16_flags() -> list[str]:
+    """This CPU's bf16 instructions (empty: PyTorch emulates bf16 here, 4-5x slower than fp32)."""
+    return [flag for flag in NATIVE_BF16_FLAGS if flag in cpu_flags()]
+
+
+def emulated(precision: str, device: str = "cpu") -> bool:
+    """Whether `precision` runs emulated on `device`: bf16 on a CPU without bf16 instructions."""
+    return precision == "bf16" and device == "cpu" and not native_bf16_flags()
+
+
 def choose_device(requested: str) -> tuple[str, str]:
     """(device, why). `auto`: the GPU where PyTorch sees one, else the CPU. `cuda` asked for on a
     machine without one is an error, not a silent fallback."""
@@ -104,7 +114,7 @@ def choose_precision(requested: str, int8_check: dict | None = None,
             return "bf16", f"auto: GPU {gpu_name()} computes bf16 natively"
         return "fp32", f"auto: GPU {gpu_name()} has no native bf16"
     kernels = f"torch kernels: {torch_capability()}"
-    native = [flag for flag in NATIVE_BF16_FLAGS if flag in cpu_flags()]
+    native = native_bf16_flags()
     if native:
         return "bf16", f"auto: CPU has {'/'.join(native)} ({kernels})"
     no_bf16 = f"no native bf16 on this CPU (no {'/'.join(NATIVE_BF16_FLAGS)}; {kernels})"
