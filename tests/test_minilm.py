@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 from transformers import AutoModel, AutoTokenizer
+from transformers.activations import GELUActivation
 
 from conftest import tiny_corpus
 from topicstance import tracking
@@ -17,7 +18,12 @@ from topicstance.corpus import LabeledSplit
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model, cpu_attention
 from topicstance.models.cpu_attention import use_lane_padded_attention
-from topicstance.models.cpu_linear import FusedLinear, fused_linear_supported, use_fused_linear
+from topicstance.models.cpu_linear import (
+    FusedLinear,
+    InPlaceGELU,
+    fused_linear_supported,
+    use_fused_linear,
+)
 
 TAXONOMY = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
 # Small and fast: short inputs, one epoch, tiny batches.
@@ -261,6 +267,25 @@ def test_fused_linear_layers_give_the_plain_layers_hidden_states():
             plain_error = (plain_bf16(**batch).last_hidden_state[tokens].float() - expected).abs()
             fused_error = (fused_bf16(**batch).last_hidden_state[tokens].float() - expected).abs()
             assert fused_error.mean() < 1.2 * plain_error.mean()
+
+
+def test_the_int8_copy_runs_the_same_gelu_in_place():
+    """The quantized layers have no fused activation, so the int8 copy's feed-forward GELU runs
+    over the layer's output in place (no fresh 30+ MB buffer per call): the same embeddings as
+    out of place, and the live encoder untouched."""
+    model = _model("minilm_linear")
+    model._load_encoder(packaged_minilm())
+    texts = ["Sanctions.", "The EU adopted its 14th package of sanctions against Russia today.",
+             "Kyiv said the strike hit a power plant; Moscow said it targeted military sites " * 3]
+    model.set_precision("int8")
+    in_place = model.embed(texts)
+    layers = model._inference_module(model.encoder).encoder.layer
+    assert all(isinstance(layer.intermediate.intermediate_act_fn, InPlaceGELU) for layer in layers)
+    with torch.inference_mode():  # the same copy with its GELU out of place again
+        for layer in layers:
+            layer.intermediate.intermediate_act_fn = GELUActivation()
+        np.testing.assert_array_equal(model.embed(texts), in_place)
+    assert type(model.encoder.encoder.layer[0].intermediate.intermediate_act_fn) is GELUActivation
 
 
 def test_only_the_cpu_inference_copies_use_the_fused_linear_layers():

@@ -74,3 +74,24 @@ def use_fused_linear(module: nn.Module) -> nn.Module:
             dense.activation = "gelu"
             parent.intermediate_act_fn = nn.Identity()
     return module
+
+
+class InPlaceGELU(nn.Module):
+    """The exact (erf) GELU written over its input. A fresh (tokens x 1536) fp32 output is larger
+    than glibc's largest mmap threshold (32 MB), so out of place every call maps new pages and
+    faults them in: 14.3 against 2.5 ms for a batch of 64 segments on 2 threads (Zen 4). Only for
+    the feed-forward block of an inference copy, whose `dense` output nothing else reads."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.gelu_(x)
+
+
+def use_in_place_gelu(module: nn.Module) -> nn.Module:
+    """Swap the feed-forward GELU that `use_fused_linear` did not fold into its `dense` (int8
+    copies, whose quantized layers have no fused activation, or where oneDNN cannot run the
+    precision) for `InPlaceGELU`."""
+    for parent in module.modules():
+        activation = getattr(parent, "intermediate_act_fn", None)
+        if type(activation) is GELUActivation and activation.act is nn.functional.gelu:
+            parent.intermediate_act_fn = InPlaceGELU()
+    return module

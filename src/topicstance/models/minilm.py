@@ -40,7 +40,11 @@ from topicstance.hardware import choose_device, choose_precision
 from topicstance.metrics import compute_metrics, paired
 from topicstance.models.base import TopicStanceModel
 from topicstance.models.cpu_attention import use_lane_padded_attention
-from topicstance.models.cpu_linear import fused_linear_supported, use_fused_linear
+from topicstance.models.cpu_linear import (
+    fused_linear_supported,
+    use_fused_linear,
+    use_in_place_gelu,
+)
 
 if TYPE_CHECKING:
     from topicstance.corpus import LabeledSplit
@@ -154,6 +158,8 @@ class _EncoderModel(TopicStanceModel):
             if (on_cpu and self.precision != "int8"
                     and self.params.get("cpu_linear", "fused") == "fused"):
                 use_fused_linear(inference)
+            if on_cpu:
+                use_in_place_gelu(inference)
             self._inference_copy = inference
         return self._inference_copy
 
