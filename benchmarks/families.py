@@ -93,11 +93,11 @@ def precisions_of(model, cfg) -> list[str]:
     return [p for p in cfg.precisions if not (on_gpu and p == "int8")]
 
 
-def measure(model, data: BenchData, latency_batch: int, throughput_batch: int,
+def measure(model, data: BenchData, latency_batch: int | None, throughput_batch: int,
             throughput_seconds: float = 0.0, segments: int | None = None) -> dict:
     """Throughput of `predict_frame` (what the job calls) on the speed texts in calls of
-    `throughput_batch` texts (the job's parts), and its latency per call of `latency_batch`,
-    each after a warm-up call (which also quantizes).
+    `throughput_batch` texts (the job's parts), and its latency per call of `latency_batch`
+    (None: throughput only), each after a warm-up call (which also quantizes).
 
     Throughput is the best of as many passes over the texts as fit in `throughput_seconds`
     (at least one): the least disturbed pass, as `timeit` reports, so that a fast model's
@@ -122,13 +122,15 @@ def measure(model, data: BenchData, latency_batch: int, throughput_batch: int,
     passes = [sum(seconds_per_call(throughput_batch))]
     while sum(passes) < throughput_seconds:
         passes.append(sum(seconds_per_call(throughput_batch)))
+    throughput = {"segments": len(texts), "batch": min(throughput_batch, len(texts)),
+                  "segments_per_second": round(len(texts) / min(passes), 1),
+                  "throughput_passes": len(passes)}
+    if latency_batch is None:
+        return throughput
     model.predict_frame(texts[:latency_batch], contexts[:latency_batch],
                         articles[:latency_batch])  # warm-up
     latencies = seconds_per_call(latency_batch)
-    return {"segments": len(texts), "batch": min(throughput_batch, len(texts)),
-            "segments_per_second": round(len(texts) / min(passes), 1),
-            "throughput_passes": len(passes),
-            "latency_batch": latency_batch,
+    return {**throughput, "latency_batch": latency_batch,
             "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
             "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 1)}
 
@@ -190,7 +192,7 @@ def kernel_speeds(model, data: BenchData, throughput_batch: int, rounds: int, se
         for choice in choices:
             model.params[setting] = choice
             model.set_precision(chosen)  # a fresh inference copy with this kernel
-            speed = measure(model, data, throughput_batch, throughput_batch)["segments_per_second"]
+            speed = measure(model, data, None, throughput_batch)["segments_per_second"]
             best[choice] = max(best.get(choice, 0.0), speed)
     model.params[setting] = configured
     model.set_precision("auto")
