@@ -49,6 +49,7 @@ def check_group(cfg, group: str) -> None:
         assert len(set(taxonomy.topics)) == len(taxonomy.topics) >= 1
         assert len(set(taxonomy.stances)) == len(taxonomy.stances) >= 2
         assert taxonomy.no_topic not in taxonomy.topics
+        assert taxonomy.no_side in taxonomy.stances  # the gate's and the side flips' no-side
         assert all(str(t.description).strip() for t in node.topics)
     elif group == "tracking":
         for key in ("uri", "experiment", "registered_model", "alias"):

@@ -57,8 +57,11 @@ def test_compute_metrics_known_answers(taxonomy):
     assert m["stance_macro_f1"] == pytest.approx(47 / 90, abs=1e-6)
     assert m["stance_accuracy"] == pytest.approx(0.5)
     assert m["mean_macro_f1"] == pytest.approx(61 / 90, abs=1e-6)
+    # sided rows 0, 1, 2, 5: row 1 flipped to the other side, row 5 missed (no side)
+    assert m["stance_side_flip_rate"] == pytest.approx(0.25)
+    assert m["stance_side_flip_error_share"] == pytest.approx(0.5)
     assert set(m) == ({"topic_micro_f1", "topic_macro_f1", "stance_macro_f1", "stance_accuracy",
-                       "mean_macro_f1"}
+                       "mean_macro_f1", "stance_side_flip_rate", "stance_side_flip_error_share"}
                       | {f"topic_f1/{x}" for x in t} | {f"stance_f1/{x}" for x in s})
     assert all(isinstance(v, float) for v in m.values())
 
@@ -83,7 +86,28 @@ def test_other_is_no_label(taxonomy):
 
 def test_perfect_predictions_score_one(taxonomy):
     m = compute_metrics(taxonomy, TRUE_TOPICS, TRUE_TOPICS, TRUE_STANCE, TRUE_STANCE)
+    flips = {k: m.pop(k) for k in ("stance_side_flip_rate", "stance_side_flip_error_share")}
     assert all(v == pytest.approx(1.0) for v in m.values()), m
+    assert flips == {"stance_side_flip_rate": 0.0, "stance_side_flip_error_share": 0.0}
+
+
+def test_side_flips_need_a_no_side_stance(taxonomy):
+    """The no-side stance comes from the taxonomy's config, not from a name in the code: a
+    taxonomy without one reports no flips, and renaming it moves which rows count as sided."""
+    assert taxonomy.no_side == "neutral"
+    plain = Taxonomy(taxonomy.name, taxonomy.topics, taxonomy.stances, taxonomy.no_topic)
+    m = compute_metrics(plain, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    assert "stance_side_flip_rate" not in m
+    # with the second stance as the no-side one, rows 0, 1, 3, 4, 5 are sided: rows 4 and 5
+    # flipped, row 1 missed
+    other = Taxonomy(taxonomy.name, taxonomy.topics, taxonomy.stances, taxonomy.no_topic,
+                     no_side=taxonomy.stances[1])
+    m = compute_metrics(other, TRUE_TOPICS, PRED_TOPICS, TRUE_STANCE, PRED_STANCE)
+    assert m["stance_side_flip_rate"] == pytest.approx(0.4)
+    assert m["stance_side_flip_error_share"] == pytest.approx(2 / 3, abs=1e-6)
+    # no_side leaves the digest alone: models saved before it existed keep theirs
+    assert plain.digest() == taxonomy.digest() == Taxonomy.from_dict(
+        {k: v for k, v in taxonomy.to_dict().items() if k != "no_side"}).digest()
 
 
 def test_report_and_figure_name_every_label(taxonomy):
@@ -292,7 +316,8 @@ def test_texts_sent_alone_are_decided_by_their_own_out_of_fold_thresholds(taxono
     article = compose_config_model("tfidf_article")
     article.pop("defaults")
     config = OmegaConf.merge(compose_config_model("tfidf_linear"), article,
-                             {"gate": {"topics": GATE["topics"]}})
+                             {"gate": {"topics": GATE["topics"],
+                                       "neutral_stance": GATE["neutral_stance"]}})
     model = build_model(config, taxonomy)
     model.fit(train, dev)
     assert model.gate is not None and model.lone_thresholds.shape == model.thresholds.shape
@@ -332,7 +357,8 @@ def test_the_offtopic_limit_raises_only_the_war_topics_thresholds(taxonomy):
     article = compose_config_model("tfidf_article")
     article.pop("defaults")
     config = OmegaConf.merge(compose_config_model("tfidf_linear"), article,
-                             {"gate": {"topics": GATE["topics"]}})
+                             {"gate": {"topics": GATE["topics"],
+                                       "neutral_stance": GATE["neutral_stance"]}})
     models = {}
     for limit in (None, 0.0):
         models[limit] = build_model(OmegaConf.merge(config, {"offtopic_war_topic_limit": limit}),

@@ -56,7 +56,7 @@ def outlets(article_ids, sources: dict) -> list[str]:
 
 
 def offtopic_rates(article_ids, stances, topic_lists, truth_topic_lists, sources: dict,
-                   war_topics=(), neutral: str = "neutral") -> dict[str, float]:
+                   war_topics=(), no_side: str = "neutral") -> dict[str, float]:
     """On segments of articles not about the war: the share given a side, the share given a
     war topic their labels do not carry, and the share given any topic their labels do not
     carry (non-war news may truly be `domestic_politics`, or a spy trial elsewhere)."""
@@ -67,7 +67,7 @@ def offtopic_rates(article_ids, stances, topic_lists, truth_topic_lists, sources
         return {}
     war_topics = set(war_topics)
     return {"offtopic_n": len(rows),
-            "offtopic_side_rate": sum(s != neutral for s, _, _ in rows) / len(rows),
+            "offtopic_side_rate": sum(s != no_side for s, _, _ in rows) / len(rows),
             "offtopic_war_topic_rate": sum(bool((t - truth) & war_topics)
                                            for _, t, truth in rows) / len(rows),
             "offtopic_topic_rate": sum(bool(t - truth) for _, t, truth in rows) / len(rows)}

@@ -13,6 +13,7 @@ class Taxonomy:
     topics: tuple[str, ...]
     stances: tuple[str, ...]
     no_topic: str
+    no_side: str | None = None  # the stance that takes no side, if the taxonomy has one
 
     @classmethod
     def from_config(cls, cfg) -> "Taxonomy":
@@ -21,20 +22,25 @@ class Taxonomy:
             topics=tuple(str(t.name) for t in cfg.topics),
             stances=tuple(str(s.name) for s in cfg.stances),
             no_topic=str(cfg.no_topic),
+            no_side=str(cfg.no_side) if cfg.get("no_side") else None,
         )
 
     def to_dict(self) -> dict:
         return {"name": self.name, "topics": list(self.topics), "stances": list(self.stances),
-                "no_topic": self.no_topic}
+                "no_topic": self.no_topic, "no_side": self.no_side}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Taxonomy":
-        return cls(d["name"], tuple(d["topics"]), tuple(d["stances"]), d["no_topic"])
+        return cls(d["name"], tuple(d["topics"]), tuple(d["stances"]), d["no_topic"],
+                   d.get("no_side"))
 
     def digest(self) -> str:
         """Short fingerprint of the name and the label lists: models with the same digest speak
-        the same labels (the registry refuses to swap a champion across digests)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        the same labels (the registry refuses to swap a champion across digests). `no_side`
+        names one of those labels, so it is left out: models trained before it existed keep
+        their digest."""
+        labels = {k: v for k, v in self.to_dict().items() if k != "no_side"}
+        text = json.dumps(labels, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def label_errors(self, topics, stance) -> list[str]:

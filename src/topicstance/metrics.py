@@ -49,7 +49,27 @@ def compute_metrics(taxonomy: Taxonomy, true_topics: np.ndarray, pred_topics: np
     metrics["mean_macro_f1"] = (metrics["topic_macro_f1"] + metrics["stance_macro_f1"]) / 2
     metrics.update({f"topic_f1/{t}": float(v) for t, v in zip(taxonomy.topics, topic_f1)})
     metrics.update({f"stance_f1/{s}": float(v) for s, v in zip(taxonomy.stances, stance_f1)})
+    metrics.update(side_flips(taxonomy, np.asarray(true_stance), np.asarray(pred_stance)))
     return {k: round(float(v), 6) for k, v in metrics.items()}
+
+
+def side_flips(taxonomy: Taxonomy, true_stance: np.ndarray, pred_stance: np.ndarray
+               ) -> dict[str, float]:
+    """Of the segments that take a side, the share predicted as another side
+    (`stance_side_flip_rate`), and the share of their errors that are such flips rather than
+    the no-side stance (`stance_side_flip_error_share`): reading Moscow's accusations quoted
+    by Kyiv as Moscow's side is worse than missing the side. Empty for a taxonomy with no
+    `no_side` stance or with fewer than two sides, or with no sided segment."""
+    if taxonomy.no_side not in taxonomy.stances or len(taxonomy.stances) < 3:
+        return {}
+    no_side = taxonomy.stances.index(taxonomy.no_side)
+    sided = true_stance != no_side
+    if not sided.any():
+        return {}
+    wrong = sided & (pred_stance != true_stance)
+    flips = wrong & (pred_stance != no_side)
+    return {"stance_side_flip_rate": flips.sum() / sided.sum(),
+            "stance_side_flip_error_share": flips.sum() / wrong.sum() if wrong.any() else 0.0}
 
 
 def report(taxonomy: Taxonomy, true_topics, pred_topics, true_stance, pred_stance) -> str:

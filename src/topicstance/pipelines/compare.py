@@ -22,6 +22,7 @@ MAIN = [("dev/topic_macro_f1", "dev topic"), ("dev/stance_macro_f1", "dev stance
         ("heldout/seeds/stance_macro_f1", "seeds stance"),
         (f"{TEST}/topic_macro_f1", "coverage test topic"),
         (f"{TEST}/stance_macro_f1", "coverage test stance"),
+        (f"{TEST}/stance_side_flip_rate", "coverage test: side flipped"),
         (f"{TEST}/offtopic_side_rate", "non-war: side"),
         (f"{TEST}/offtopic_war_topic_rate", "non-war: war topic"),
         (f"{TEST}/offtopic_topic_rate", "non-war: any wrong topic"),

@@ -94,5 +94,6 @@ def _scores(taxonomy: Taxonomy, truth_rows, predicted: pd.DataFrame, sources: di
     scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
     scores.update(coverage.offtopic_rates(truth_rows["article_id"], predicted["stance"],
                                           predicted["topics"], truth_rows["topics"], sources,
-                                          cfg.labels.get("war_topics") or []))
+                                          cfg.labels.get("war_topics") or [],
+                                          taxonomy.no_side))
     return scores

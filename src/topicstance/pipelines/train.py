@@ -124,14 +124,14 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
     scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, predicted))
     scores.update(coverage.offtopic_rates(rows["article_id"], predicted["stance"],
                                           predicted["topics"], rows["topics"], sources,
-                                          war_topics))
+                                          war_topics, taxonomy.no_side))
     # The same segments sent alone (no context, no article id), as a caller of the served
     # model may send them.
     alone = model.predict_frame(truth.texts)
     alone_scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, alone))
     alone_scores.update(coverage.offtopic_rates(rows["article_id"], alone["stance"],
                                                 alone["topics"], rows["topics"], sources,
-                                                war_topics))
+                                                war_topics, taxonomy.no_side))
     scores.update({f"alone/{k}": alone_scores[k] for k in metrics.ALONE_METRICS + OFFTOPIC_RATES
                    if k in alone_scores})
     return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}
