@@ -67,7 +67,7 @@ def test_offtopic_rates_count_only_articles_not_about_the_war():
         stances=["pro_russia", "neutral", "pro_ukraine", "neutral", "neutral"],
         topic_lists=[["sanctions"], [], ["sanctions"], ["domestic_politics"], []],
         truth_topic_lists=[["sanctions"], [], [], ["domestic_politics"], []],
-        sources=sources, war_topics=["sanctions"])
+        sources=sources, war_topics=["sanctions"], no_side="neutral")
     assert rates == {"offtopic_n": 4, "offtopic_side_rate": 0.25,
                      "offtopic_war_topic_rate": 0.25, "offtopic_topic_rate": 0.25}
 

@@ -56,7 +56,7 @@ def outlets(article_ids, sources: dict) -> list[str]:
 
 
 def offtopic_rates(article_ids, stances, topic_lists, truth_topic_lists, sources: dict,
-                   war_topics=(), no_side: str = "neutral") -> dict[str, float]:
+                   war_topics, no_side: str) -> dict[str, float]:
     """On segments of articles not about the war: the share given a side, the share given a
     war topic their labels do not carry, and the share given any topic their labels do not
     carry (non-war news may truly be `domestic_politics`, or a spy trial elsewhere)."""
