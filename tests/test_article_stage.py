@@ -164,6 +164,7 @@ def test_the_relevance_gate_scores_a_batch_in_parts_as_one():
     taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
     params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate)
     params["topics"] = ["sanctions", "troop_deployment", "espionage_trial"]
+    params["neutral_stance"] = taxonomy.no_side
     rows = datasets.Dataset.from_list(tiny_corpus(120))
     split = corpus.to_split(rows, taxonomy)
     gate = RelevanceGate(taxonomy, {**params, "threads": 1}).fit(split)
@@ -182,6 +183,7 @@ def test_the_gate_lets_more_of_a_war_topic_through_where_it_is_unsure_but_not_th
     taxonomy = Taxonomy.from_config(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
     params = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate)
     params["topics"] = ["sanctions", "troop_deployment", "espionage_trial"]
+    params["neutral_stance"] = taxonomy.no_side
     gate = RelevanceGate(taxonomy, params)
     p = np.array([[0.02], [0.2], [0.55], [0.95]])
     weight = gate.topic_weight(p)[:, 0]

@@ -213,7 +213,7 @@ def test_the_bench_trains_on_the_split_make_train_builds(tmp_path):
 
     cfg = compose_config("bench", tmp_path, ["speed_segments=8", "metric_segments=20"])
     gate = OmegaConf.load(CONF_DIR / "model" / "tfidf_article.yaml").gate
-    gate.topics = list(cfg.labels.war_topics)
+    gate.topics, gate.neutral_stance = list(cfg.labels.war_topics), cfg.labels.no_side
     train = bench_data.load(cfg, gate).train
     known = [o for o in train.outlets if o]
     assert len(train.outlets) == len(train) and len(set(known)) > 50
