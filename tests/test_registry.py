@@ -119,3 +119,32 @@ def test_promote_console_script_fails_in_one_line(store, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("topicstance-promote: error: ")
     assert "Traceback" not in result.stderr
     assert champion_version(store) == "1"
+
+
+def test_train_and_evaluate_fail_in_one_line_without_their_dependencies(store, tmp_path):
+    """No such model version, no such data file, no tracking server: one line on stderr naming
+    what is missing, exit status 1, no traceback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    paths = [f"paths.experiments='{store.experiments}'"]
+    cases = {
+        "topicstance-evaluate": [
+            ([f"tracking.uri='{store.uri}'", f"model_uri=models:/{MODEL}/99",
+              f"data_file='{store.labeled}'"], "no version 99 of registered model"),
+            ([f"tracking.uri='{store.uri}'", f"data_file='{tmp_path / 'missing.jsonl'}'"],
+             "missing.jsonl:0: cannot read")],
+        "topicstance-train": [
+            ([f"tracking.uri='http://127.0.0.1:{port}'"], "is unreachable")],
+    }
+    for script, runs in cases.items():
+        for overrides, message in runs:
+            result = subprocess.run(
+                [str(BIN / script), *paths, *overrides], check=False, cwd=tmp_path,
+                env=clean_subprocess_env(), capture_output=True, text=True, timeout=180)
+            assert result.returncode == 1, (script, result.stderr[-2000:])
+            assert "Traceback" not in result.stderr, (script, result.stderr[-2000:])
+            error = result.stderr[result.stderr.find(f"{script}: error: "):]
+            assert error.startswith(script) and message in error, (script, result.stderr[-2000:])

@@ -339,7 +339,8 @@ def _alias_holder(client: MlflowClient, name: str, alias: str):
 
 
 def resolve_model_uri(uri: str) -> str:
-    """`models:/name@alias` -> `models:/name/<version>`, so outputs name the exact version."""
+    """`models:/name@alias` -> `models:/name/<version>`, so outputs name the exact version; a
+    LookupError where the registry has no such alias or version."""
     if uri.startswith("models:/") and "@" in uri:
         name, alias = uri[len("models:/"):].split("@", 1)
         holder = _alias_holder(MlflowClient(), name, alias)
@@ -347,6 +348,13 @@ def resolve_model_uri(uri: str) -> str:
             raise LookupError(f"no model version holds {uri}; run `make train` first "
                               f"(tracking URI: {mlflow.get_tracking_uri()})")
         return f"models:/{name}/{holder.version}"
+    name, _, version = uri.removeprefix("models:/").partition("/")
+    if uri.startswith("models:/") and version.isdigit():
+        try:
+            MlflowClient().get_model_version(name, version)
+        except MlflowException:
+            raise LookupError(f"no version {version} of registered model {name!r} "
+                              f"(tracking URI: {mlflow.get_tracking_uri()})") from None
     return uri
 
 

@@ -1,6 +1,8 @@
 """Thin `@hydra.main` entry points: compose the config, call one pipeline function."""
 
 import os
+import sys
+from contextlib import contextmanager
 
 # Weights and tokenizers come from local folders only; never ask a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,3 +33,14 @@ def run_job(job, cfg, log):
         log.exception("job %s failed (its MLflow run is FAILED); the sweep goes on",
                       hydra_cfg.job.num)
         return None
+
+
+@contextmanager
+def one_line_errors(prog: str, *errors: type[Exception]):
+    """An expected failure (a server down, no model, no disk, a bad input file) ends the job
+    with one line on stderr, `<prog>: error: <why>`, and exit status 1, not a traceback."""
+    try:
+        yield
+    except errors as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(1)

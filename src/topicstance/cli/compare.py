@@ -1,8 +1,6 @@
-import sys
-
 import hydra
 
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import CONFIG_PATH, one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="compare")
@@ -10,11 +8,8 @@ def main(cfg) -> None:
     from topicstance import tracking
     from topicstance.pipelines.compare import compare
 
-    try:
+    with one_line_errors("topicstance-compare", LookupError, tracking.TrackingUnavailable):
         print(compare(cfg).markdown)
-    except (LookupError, tracking.TrackingUnavailable) as e:
-        print(f"topicstance-compare: error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,18 @@ import logging
 
 import hydra
 
-from topicstance.cli import CONFIG_PATH, run_job
+from topicstance.cli import CONFIG_PATH, one_line_errors, run_job
 
 log = logging.getLogger("topicstance.cross_validate")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="cross_validate")
 def main(cfg) -> float | None:
+    from topicstance import tracking
     from topicstance.pipelines.cross_validate import cross_validate
 
-    results = run_job(cross_validate, cfg, log)
+    with one_line_errors("topicstance-cv", LookupError, OSError, tracking.TrackingUnavailable):
+        results = run_job(cross_validate, cfg, log)
     if results is None:
         return None
     print(json.dumps(results))

@@ -1,8 +1,6 @@
-import sys
-
 import hydra
 
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import CONFIG_PATH, one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="leaderboard")
@@ -10,11 +8,9 @@ def main(cfg) -> None:
     from topicstance import tracking
     from topicstance.pipelines.leaderboard import leaderboard, render
 
-    try:
+    with one_line_errors("topicstance-leaderboard", LookupError, ValueError,
+                         tracking.TrackingUnavailable):
         print(render(leaderboard(cfg), cfg.format))
-    except (LookupError, ValueError, tracking.TrackingUnavailable) as e:
-        print(f"topicstance-leaderboard: error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,8 @@
 import json
-import sys
 
 import hydra
 
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import CONFIG_PATH, one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="promote")
@@ -11,11 +10,9 @@ def main(cfg) -> None:
     from topicstance import tracking
     from topicstance.pipelines.promote import promote
 
-    try:
+    with one_line_errors("topicstance-promote", LookupError, ValueError,
+                         tracking.TrackingUnavailable):
         print(json.dumps(promote(cfg)))
-    except (LookupError, ValueError, tracking.TrackingUnavailable) as e:
-        print(f"topicstance-promote: error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

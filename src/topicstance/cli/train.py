@@ -3,16 +3,18 @@ import logging
 
 import hydra
 
-from topicstance.cli import CONFIG_PATH, run_job
+from topicstance.cli import CONFIG_PATH, one_line_errors, run_job
 
 log = logging.getLogger("topicstance.train")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def main(cfg) -> float | None:
+    from topicstance import tracking
     from topicstance.pipelines.train import train
 
-    metrics = run_job(train, cfg, log)
+    with one_line_errors("topicstance-train", LookupError, OSError, tracking.TrackingUnavailable):
+        metrics = run_job(train, cfg, log)
     if metrics is None:
         return None
     print(json.dumps(metrics))
