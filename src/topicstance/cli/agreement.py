@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 
 from omegaconf import OmegaConf
 
@@ -23,7 +24,11 @@ def main() -> None:
     second, rejected_second = read_labeled([args.second], taxonomy)
     for r in rejected_first + rejected_second:
         print(f"set aside {r}")
-    print(json.dumps(agreement(list(first), list(second), taxonomy), indent=2))
+    try:
+        scores = agreement(list(first), list(second), taxonomy)
+    except ValueError as e:  # no segment in common (a file unreadable, or another set of ids)
+        sys.exit(f"topicstance-agreement: error: {e}")
+    print(json.dumps(scores, indent=2))
 
 
 if __name__ == "__main__":
