@@ -137,7 +137,9 @@ def test_train_and_evaluate_fail_in_one_line_without_their_dependencies(store, t
             ([f"tracking.uri='{store.uri}'", f"data_file='{tmp_path / 'missing.jsonl'}'"],
              "missing.jsonl:0: cannot read")],
         "topicstance-train": [
-            ([f"tracking.uri='http://127.0.0.1:{port}'"], "is unreachable")],
+            ([f"tracking.uri='http://127.0.0.1:{port}'"], "is unreachable"),
+            ([f"tracking.uri='{store.uri}'", f"data.labeled=['{tmp_path / 'missing.jsonl'}']"],
+             "no valid labeled records")],
     }
     for script, runs in cases.items():
         for overrides, message in runs:

@@ -16,6 +16,10 @@ from topicstance.labels import Taxonomy
 REQUIRED_TEXT_FIELDS = ("id", "article_id", "text")
 
 
+class DataError(ValueError):
+    """Labeled data or provenance records a job cannot use (unreadable, invalid, none left)."""
+
+
 @dataclass(frozen=True)
 class Rejected:
     file: str

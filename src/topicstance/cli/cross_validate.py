@@ -11,9 +11,11 @@ log = logging.getLogger("topicstance.cross_validate")
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="cross_validate")
 def main(cfg) -> float | None:
     from topicstance import tracking
+    from topicstance.io import DataError
     from topicstance.pipelines.cross_validate import cross_validate
 
-    with one_line_errors("topicstance-cv", LookupError, OSError, tracking.TrackingUnavailable):
+    with one_line_errors("topicstance-cv", DataError, LookupError, OSError,
+                         tracking.TrackingUnavailable):
         results = run_job(cross_validate, cfg, log)
     if results is None:
         return None

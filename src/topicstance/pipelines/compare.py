@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from topicstance import coverage, tracking
+from topicstance.io import DataError
 from topicstance.labels import Taxonomy
 
 TEST = "heldout/coverage_test"
@@ -133,7 +134,7 @@ def _furniture_line(cfg: DictConfig) -> str:
 
     sources, problems = coverage.load_sources(Path(cfg.data.coverage_sources))
     if problems:
-        raise ValueError(problems[0])
+        raise DataError(problems[0])
     furniture = coverage.furniture_scores(Segmenter.from_config(cfg.segmenter),
                                           Path(cfg.data.coverage_pages), sources)
     line = (f"Segmenter on the coverage test pages: {furniture['furniture_kept_rate']:.1%} of "

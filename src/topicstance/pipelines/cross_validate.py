@@ -20,6 +20,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from topicstance import corpus, coverage, metrics, tracking
+from topicstance.io import DataError
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model
 from topicstance.models.article import grouped_folds
@@ -43,7 +44,7 @@ def cross_validate(cfg: DictConfig) -> dict[str, float]:
         sources = coverage_sources(cfg.data)
         scored = np.flatnonzero(np.asarray(rows["source"]) == cfg.cv.source)
         if len(scored) == 0:
-            raise ValueError(f"no labeled segments with source {cfg.cv.source!r} in "
+            raise DataError(f"no labeled segments with source {cfg.cv.source!r} in "
                              f"{list(cfg.data.labeled)}: nothing to cross-validate")
         article_ids = [rows["article_id"][i] for i in scored]
         folds = list(grouped_folds(article_ids, int(cfg.cv.folds),

@@ -6,6 +6,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from topicstance import corpus, metrics, reports, tracking
+from topicstance.io import DataError
 from topicstance.labels import Taxonomy
 
 
@@ -17,7 +18,7 @@ def evaluate_model(cfg: DictConfig) -> dict:
     rows, rejected = corpus.load([data_file], taxonomy)
     if rejected:
         problems = "\n".join(str(r) for r in rejected[:20])
-        raise ValueError(f"{len(rejected)} invalid labeled record(s):\n{problems}")
+        raise DataError(f"{len(rejected)} invalid labeled record(s):\n{problems}")
     tracking.configure(cfg.tracking)
     model_uri = tracking.resolve_model_uri(cfg.model_uri)
     with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from topicstance import corpus, coverage, metrics, reports, tracking
+from topicstance.io import DataError
 from topicstance.labels import Taxonomy
 from topicstance.models import build_model, model_class
 
@@ -43,7 +44,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         for r in rejected:
             log.warning("set aside %s", r)
         if len(rows) == 0 and model_class(cfg.model.family).needs_labels:
-            raise ValueError(f"no valid labeled records in {list(cfg.data.labeled)}")
+            raise DataError(f"no valid labeled records in {list(cfg.data.labeled)}")
         train_rows, dev_rows = (corpus.split_by_article(rows, cfg.data.dev_fraction, cfg.seed)
                                 if len(rows) else (rows, rows))  # a zero-shot start: no data
         gate = cfg.model.get("gate")
@@ -106,7 +107,7 @@ def coverage_sources(data_cfg) -> dict:
         return {}
     sources, problems = coverage.load_sources(Path(path))
     if problems:
-        raise ValueError(f"invalid coverage sources: {problems[0]}")
+        raise DataError(f"invalid coverage sources: {problems[0]}")
     return sources
 
 
@@ -117,7 +118,7 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
     The file is logged as an `evaluation` dataset input."""
     rows, rejected = corpus.load([path], taxonomy)
     if rejected:
-        raise ValueError(f"invalid held-out records: {rejected[0]}")
+        raise DataError(f"invalid held-out records: {rejected[0]}")
     reports.log_labeled_data(rows, Path(path).stem, [path], "evaluation")
     truth = corpus.to_split(rows, taxonomy)
     predicted = model.predict_frame(truth.texts, truth.contexts, truth.article_ids)
