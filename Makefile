@@ -80,7 +80,7 @@ serve: MODEL ?= models:/topicstance@champion
 serve: $(STAMP) ## REST serving of the champion (or MODEL=<uri>) on 127.0.0.1:PORT (5002); POST /invocations
 	PATH="$(CURDIR)/$(BIN):$$PATH" \
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/experiments/mlflow.db} \
-		$(BIN)/mlflow models serve -m '$(MODEL)' --env-manager local --host 127.0.0.1 --port $(PORT)
+		$(BIN)/topicstance-serve --model '$(MODEL)' --port $(PORT)
 
 test: $(STAMP) browser ## Run the test suite
 	$(BIN)/pytest

@@ -1,7 +1,9 @@
-"""REST serving: a real `mlflow models serve` of the champion, posted a request."""
+"""REST serving: `topicstance-serve` (what `make serve` runs) starts a real `mlflow models
+serve` of the champion, posted a request; with no champion it stops in one line."""
 
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -25,8 +27,7 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
     store = new_store(tmp_path, tiny_labeled_file)
     store.train()
     port = free_port()
-    args = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/topicstance@champion",
-            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    args = [str(BIN / "topicstance-serve"), "--port", str(port)]  # the champion by default
     # The scoring server runs `uvicorn` from PATH: this environment's, as `make serve` does.
     env = {**clean_subprocess_env(), "MLFLOW_TRACKING_URI": store.uri,
            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -44,3 +45,13 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
     assert served["topics"].tolist() == [list(t) for t in local["topics"]]
     assert served["stance"].tolist() == local["stance"].tolist()
     assert "sanctions" in served["topics"][0] and served["topics"][1] == []
+
+
+def test_with_no_champion_serve_stops_in_one_line(tmp_path):
+    env = {**clean_subprocess_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/empty.db"}
+    result = subprocess.run([str(BIN / "topicstance-serve"), "--port", str(free_port())],
+                            check=False, env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "topicstance-serve: error: no model version holds models:/topicstance@champion")
