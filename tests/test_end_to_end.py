@@ -136,9 +136,28 @@ def test_evaluate_is_deterministic(store, tmp_path):
     assert runs[0].data.metrics["eval/n"] == 30
 
 
-def test_evaluate_refuses_invalid_labels(store, tmp_path):
-    bad = write_jsonl(tmp_path / "bad.jsonl", [tiny_corpus(1)[0], {"id": "x", "text": "t"}])
-    with pytest.raises(ValueError, match=f"{bad}:2"):
+def test_evaluate_sets_invalid_labels_aside(store, tmp_path, caplog):
+    good = tiny_corpus(3, prefix="mixed")
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", good[:1] + [{"id": "x", "text": "t"}] + good[1:])
+    expected = evaluate_model(store.make("evaluate", [
+        f"data_file='{write_jsonl(tmp_path / 'good.jsonl', good)}'"]))
+    got = evaluate_model(store.make("evaluate", [f"data_file='{mixed}'"]))
+    assert got["n"] == len(good) and got["n_rejected"] == 1
+    for key in METRIC_KEYS:  # the good records are scored as they are without the bad one
+        assert got[key] == expected[key], key
+    assert f"set aside {mixed}:2: missing or empty 'article_id'" in caplog.text
+    run = store.client.search_runs(
+        [store.client.get_experiment_by_name("topicstance").experiment_id],
+        filter_string="tags.job = 'evaluate'", order_by=["attributes.start_time DESC"])[0]
+    assert run.data.metrics["eval/n_rejected"] == 1
+    set_aside = json.loads(Path(store.client.download_artifacts(
+        run.info.run_id, "rejected_labeled.json", str(tmp_path))).read_text())
+    assert [(r["line"], r["raw"]) for r in set_aside] == [(2, '{"id": "x", "text": "t"}')]
+
+
+def test_evaluate_refuses_a_file_with_no_valid_record(store, tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "x", "text": "t"}])
+    with pytest.raises(ValueError, match=f"no valid labeled records in {bad} \\({bad}:1: "):
         evaluate_model(store.make("evaluate", [f"data_file='{bad}'"]))
 
 

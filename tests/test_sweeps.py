@@ -4,6 +4,7 @@ the parent-run callback), against a tmp sqlite store; TF-IDF on the tiny corpus 
 One sweep of three jobs serves every test (a sweep costs a process start): two that train and,
 between them, one that fails (C must be positive), so the failure must not stop the sweep."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ PARENT = "mlflow.parentRunId"
 def run_sweep(root: Path, labeled: Path, *overrides):
     """`topicstance-train --multirun ...` on the tiny corpus; returns the store and the result."""
     store = new_store(root, labeled)
-    heldout = write_jsonl(root / "heldout.jsonl", tiny_corpus(4, prefix="heldout"))
+    # Its last line is not JSON: set aside, the other 24 records scored.
+    heldout = write_jsonl(root / "heldout.jsonl", tiny_corpus(4, prefix="heldout") + ["{oops"])
     result = subprocess.run(
         [str(BIN / "topicstance-train"), "--multirun", "model=tfidf_linear",
          labeled_override(labeled), f"data.heldout=['{heldout}']",
@@ -57,7 +59,7 @@ def test_one_parent_holds_the_children(sweep):
                                                                "tfidf_linear C=4"]
 
 
-def test_children_carry_the_same_metrics_plots_and_datasets(sweep):
+def test_children_carry_the_same_metrics_plots_and_datasets(sweep, tmp_path):
     keys = [set(c.data.metrics) for c in sweep.children]
     assert keys[0] == keys[1]
     assert {"dev/mean_macro_f1", "heldout/heldout/mean_macro_f1",
@@ -81,6 +83,11 @@ def test_children_carry_the_same_metrics_plots_and_datasets(sweep):
         assert len(tags["git_commit"]) == 40 and tags["git_dirty"] in {"true", "false"}
         assert "model.C=" in tags["hydra_overrides"]
         assert child.data.params["model.family"] == "tfidf_linear"  # flattened config
+        (tmp_path / run_id).mkdir()
+        set_aside = json.loads(Path(sweep.client.download_artifacts(
+            run_id, "rejected_labeled.json", str(tmp_path / run_id))).read_text())
+        assert [(Path(r["file"]).name, r["line"], r["raw"]) for r in set_aside] == [
+            ("heldout.jsonl", 25, "{oops")]
     # Same data, same seed: both children saw the same split.
     digests = [{i.dataset.digest for i in c.inputs.dataset_inputs} for c in sweep.children]
     assert digests[0] == digests[1]

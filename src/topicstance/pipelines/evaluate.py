@@ -1,5 +1,6 @@
 """Score a registered model on a labeled file and log an evaluation run."""
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -9,16 +10,21 @@ from topicstance import corpus, metrics, reports, tracking
 from topicstance.io import DataError
 from topicstance.labels import Taxonomy
 
+log = logging.getLogger(__name__)
+
 
 def evaluate_model(cfg: DictConfig) -> dict:
-    """Returns `n`, the metrics (unprefixed; `alone/...`: each segment sent with no context
-    and no article id), `model_uri` and `data_file`."""
+    """Returns `n` (the records scored), `n_rejected` (those set aside as invalid, each logged
+    with its line and reason), the metrics (unprefixed; `alone/...`: each segment sent with no
+    context and no article id), `model_uri` and `data_file`."""
     taxonomy = Taxonomy.from_config(cfg.labels)
     data_file = Path(cfg.data_file).expanduser().resolve()
     rows, rejected = corpus.load([data_file], taxonomy)
-    if rejected:
-        problems = "\n".join(str(r) for r in rejected[:20])
-        raise DataError(f"{len(rejected)} invalid labeled record(s):\n{problems}")
+    for r in rejected:
+        log.warning("set aside %s", r)
+    if len(rows) == 0:
+        first = f" ({rejected[0]})" if rejected else ""
+        raise DataError(f"no valid labeled records in {data_file}{first}")
     tracking.configure(cfg.tracking)
     model_uri = tracking.resolve_model_uri(cfg.model_uri)
     with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,
@@ -38,6 +44,10 @@ def evaluate_model(cfg: DictConfig) -> dict:
         alone = model.predict(pd.DataFrame({"text": rows["text"]}))
         alone_scores = metrics.compute_metrics(*metrics.paired(taxonomy, truth, alone))
         scores.update({f"alone/{k}": alone_scores[k] for k in metrics.ALONE_METRICS})
-        tracking.log_metrics({"n": len(rows), **scores}, prefix="eval/")
+        tracking.log_metrics({"n": len(rows), "n_rejected": len(rejected), **scores},
+                             prefix="eval/")
         reports.log_split_report("eval", taxonomy, truth, predicted, cfg.report.worst_segments)
-    return {"n": len(rows), **scores, "model_uri": model_uri, "data_file": str(data_file)}
+        if rejected:
+            tracking.log_dict([vars(r) for r in rejected], "rejected_labeled.json")
+    return {"n": len(rows), "n_rejected": len(rejected), **scores, "model_uri": model_uri,
+            "data_file": str(data_file)}

@@ -78,8 +78,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                      cfg.report.worst_segments)
         sources = coverage_sources(cfg.data)
         for path in cfg.data.get("heldout") or []:
-            results.update(_heldout_metrics(model, path, taxonomy, sources,
-                                            cfg.labels.get("war_topics") or []))
+            scores, set_aside = _heldout_metrics(model, path, taxonomy, sources,
+                                                 cfg.labels.get("war_topics") or [])
+            results.update(scores)
+            rejected += set_aside
         tracking.log_metrics(results)
         tracking.log_dict({"train_articles": sorted(set(train_rows["article_id"])),
                            "dev_articles": sorted(set(dev_rows["article_id"]))}, "split.json")
@@ -112,13 +114,17 @@ def coverage_sources(data_cfg) -> dict:
 
 
 def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
-                     war_topics) -> dict[str, float]:
+                     war_topics) -> tuple[dict[str, float], list]:
     """Metrics on a labeled file kept out of training (real pages, coverage by unseen outlets),
-    under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war.
-    The file is logged as an `evaluation` dataset input."""
+    under `heldout/<file stem>/`, with the off-topic rates on its articles not about the war,
+    and the file's invalid records, set aside. The file is logged as an `evaluation` dataset
+    input."""
     rows, rejected = corpus.load([path], taxonomy)
-    if rejected:
-        raise DataError(f"invalid held-out records: {rejected[0]}")
+    for r in rejected:
+        log.warning("set aside %s", r)
+    if len(rows) == 0:
+        raise DataError(f"no valid held-out records in {path}"
+                        + (f" ({rejected[0]})" if rejected else ""))
     reports.log_labeled_data(rows, Path(path).stem, [path], "evaluation")
     truth = corpus.to_split(rows, taxonomy)
     predicted = model.predict_frame(truth.texts, truth.contexts, truth.article_ids)
@@ -135,4 +141,4 @@ def _heldout_metrics(model, path: str, taxonomy: Taxonomy, sources: dict,
                                                 war_topics, taxonomy.no_side))
     scores.update({f"alone/{k}": alone_scores[k] for k in metrics.ALONE_METRICS + OFFTOPIC_RATES
                    if k in alone_scores})
-    return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}
+    return {f"heldout/{Path(path).stem}/{k}": v for k, v in scores.items()}, rejected
