@@ -156,6 +156,9 @@ def test_the_output_folder_is_never_read_back(tmp_path):
     ("Café \u201cquoted\u201d".encode("cp1252"), ("Café \u201cquoted\u201d", "cp1252", "")),
     (b"%PDF-1.7 ...", ("", "", "binary file (PDF), not text")),
     (b"abc\x00def", ("", "", "binary file (NUL bytes), not text")),
+    ("\ufeffKyiv, 5 May\r\n".encode("utf-16-le"), ("Kyiv, 5 May\r\n", "utf-16", "")),
+    ("\ufeffKyiv".encode("utf-16-be"), ("Kyiv", "utf-16", "")),
+    ("\ufeff  ".encode("utf-16-le"), ("", "", "empty file")),
     (b"  \n ", ("", "", "empty file")),
 ])
 def test_decode(raw, expected):

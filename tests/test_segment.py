@@ -485,3 +485,14 @@ def test_furniture_line_shapes_count_characters_as_python_does():
         assert row[19] == (2 < i < 4)                                            # inside the body
         assert row[22] == (not any(map(str.islower, text)))                      # all capitals
     assert shapes[0][9] == shapes[0][10] == 1  # a one-line page: both its first and last line
+
+
+def test_text_without_sentence_ends_is_cut_between_words(rules_segmenter):
+    run_on = " ".join(f"word{i}" for i in range(1000))  # a transcript or list with no full stops
+    segs = rules_segmenter.segment_article(Article("art", "Headline here\n" + run_on + "\n", "x"))
+    pieces = [s.text for s in segs[1:]]
+    assert all(len(p.split()) <= rules_segmenter.max_words for p in pieces)
+    assert max(len(p.split()) for p in pieces) - min(len(p.split()) for p in pieces) <= 1
+    assert " ".join(pieces) == run_on
+    page = "Headline here\n" + run_on + "\n"
+    assert all(page[s.start:s.end] == s.text for s in segs)

@@ -9,6 +9,7 @@ malformed or oversized records, unreadable paths) comes back as a unit with a `r
 of text: it is quarantined, never silently dropped, and never labeled like news.
 """
 
+import codecs
 import hashlib
 import json
 import os
@@ -284,9 +285,18 @@ def _bad(key, line, content_hash, reason, excerpt="", file=None) -> Unit:
 
 
 def decode(raw: bytes) -> tuple[str, str, str]:
-    """(text, encoding, problem): UTF-8 when it is, else Windows-1252 (a superset of Latin-1's
-    printable range, what legacy Western pages use); binary data is a problem, never text."""
+    """(text, encoding, problem): UTF-8 when it is, UTF-16 with a byte-order mark, else
+    Windows-1252 (a superset of Latin-1's printable range, what legacy Western pages use); binary
+    data is a problem, never text."""
     head = raw[:8192]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows tools ("Unicode" in Notepad, PowerShell's `>`) save UTF-16 with a byte-order
+        # mark; its NUL bytes are half of every ASCII character, not binary data.
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            return "", "", "invalid UTF-16 text (byte-order mark, bad bytes)"
+        return (text, "utf-16", "") if text.strip() else ("", "", "empty file")
     for magic, name in BINARY_MAGIC.items():
         if raw.startswith(magic):
             return "", "", f"binary file ({name}), not text"

@@ -7,12 +7,14 @@ dropped by the config's patterns, and a text printed twice kept once. Every segm
 character offsets into its article's text: `article.text[seg.start:seg.end] == seg.text`.
 """
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+\S|[\"“‘A-Z])")
 _WORD_BEFORE = re.compile(r"[\w.]+$")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,10 @@ class Segmenter:
 
     def __init__(self, max_words: int, min_chars: int, boilerplate_max_words: int, abbreviations,
                  related_headers, related_anchor: str, body_line_words: int, outlet_bullet: str,
-                 boilerplate, furniture=None):
+                 boilerplate, furniture=None, max_sentence_words: int | None = None):
         self.furniture = furniture  # a fitted FurnitureDetector, or None for the patterns alone
         self.max_words = int(max_words)
+        self.max_sentence_words = int(max_sentence_words or 2 * self.max_words)
         self.min_chars = int(min_chars)
         self.boilerplate_max_words = int(boilerplate_max_words)
         self.abbreviations = {a.lower() for a in abbreviations}
@@ -65,7 +68,8 @@ class Segmenter:
                                          int(learned.min_page_lines), learned.get("cache_dir"))
         return cls(cfg.max_words, cfg.min_chars, cfg.boilerplate_max_words, list(cfg.abbreviations),
                    list(cfg.related_headers), cfg.related_anchor, cfg.body_line_words,
-                   cfg.outlet_bullet, list(cfg.boilerplate), furniture)
+                   cfg.outlet_bullet, list(cfg.boilerplate), furniture,
+                   cfg.get("max_sentence_words"))
 
     # ---- pages -> articles -------------------------------------------------------------------
 
@@ -210,11 +214,14 @@ class Segmenter:
         most `max_words`.
 
         Chunks are balanced (a 100-word paragraph gives two of ~50, not 80 + 20); a single
-        sentence longer than the limit stays whole rather than being cut mid-sentence.
+        sentence longer than the limit stays whole rather than being cut mid-sentence, unless it
+        runs past `max_sentence_words` (no news sentence does: text with no sentence ends, such
+        as a transcript or a list without full stops), which is cut between words.
         """
         if n_words <= self.max_words:
             return [(0, len(paragraph))]
-        sentences = self.sentences(paragraph)
+        sentences = [piece for s, e in self.sentences(paragraph)
+                     for piece in self._word_pieces(paragraph, s, e)]
         target = n_words / math.ceil(n_words / self.max_words)
         chunks, chunk_start, chunk_words, prev_end = [], None, 0, 0
         for s, e in sentences:
@@ -229,6 +236,16 @@ class Segmenter:
             prev_end = e
         chunks.append((chunk_start, prev_end))
         return chunks
+
+    def _word_pieces(self, paragraph: str, start: int, end: int) -> list[tuple[int, int]]:
+        """The span whole, or, past `max_sentence_words`, balanced runs of at most `max_words`
+        words (the cuts between words, so every piece is exact text of the paragraph)."""
+        words = [m.span() for m in _WORD.finditer(paragraph, start, end)]
+        if len(words) <= self.max_sentence_words:
+            return [(start, end)]
+        pieces = math.ceil(len(words) / self.max_words)
+        cuts = [round(i * len(words) / pieces) for i in range(pieces + 1)]
+        return [(words[a][0], words[b - 1][1]) for a, b in itertools.pairwise(cuts)]
 
     def sentences(self, paragraph: str) -> list[tuple[int, int]]:
         """(start, end) of each sentence; a full stop directly followed by a capital counts."""
