@@ -165,6 +165,34 @@ def test_decode(raw, expected):
     assert decode(raw) == expected
 
 
+RUSSIAN = "Москва ответила на санкции Евросоюза: МИД назвал их незаконными."
+
+
+@pytest.mark.parametrize("raw, declared, expected", [
+    (RUSSIAN.encode("cp1251"), None, (RUSSIAN, "cp1251", "")),  # no declaration: misread caught
+    (RUSSIAN.encode("koi8_r"), "koi8-r", (RUSSIAN, "koi8-r", "")),
+    ("Le ministère a déclaré à Kyiv, « déjà » trop tard.".encode("cp1252"), None,
+     ("Le ministère a déclaré à Kyiv, « déjà » trop tard.", "cp1252", "")),
+    ("\u201cQuoted\u201d \u2013 Kyiv".encode("cp1252"), "cp1252",
+     ("\u201cQuoted\u201d \u2013 Kyiv", "cp1252", "")),
+    (b"Caf\xe9", "no-such-charset", ("Café", "cp1252", "")),
+])
+def test_decode_legacy_encodings(raw, declared, expected):
+    assert decode(raw, declared) == expected
+
+
+def test_html_pages_are_read_in_the_charset_they_declare(tmp_path):
+    page = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+            f"</head><body><article><h1>Новости</h1><p>{RUSSIAN} {RUSSIAN}</p></article></body></html>")
+    (tmp_path / "ru.html").write_bytes(page.encode("cp1251"))
+    (tmp_path / "latin.html").write_bytes(
+        '<meta charset="ISO-8859-1"><p>\u201cQuoted\u201d in Kyiv, the minister said so today.</p>'
+        .encode("cp1252"))
+    ru, latin = sorted(units(tmp_path), key=lambda u: u.article_id, reverse=True)
+    assert (ru.encoding, latin.encoding) == ("cp1251", "cp1252")
+    assert RUSSIAN in ru.text and "\u201cQuoted\u201d" in latin.text
+
+
 def test_oversized_records_and_lines_are_quarantined(tmp_path):
     write_jsonl(tmp_path / "big.jsonl", [{"id": "x", "text": "word " * 300_000}])
     (tmp_path / "dump.txt").write_text("y" * 25_000, encoding="utf-8")

@@ -12,6 +12,7 @@ of text: it is quarantined, never silently dropped, and never labeled like news.
 import codecs
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +32,12 @@ EXCERPT_CHARS = 300
 BINARY_MAGIC = {b"%PDF": "PDF", b"PK\x03\x04": "ZIP/Office", b"\x89PNG": "PNG", b"GIF8": "GIF",
                 b"\xff\xd8\xff": "JPEG", b"\x1f\x8b": "gzip", b"\x7fELF": "ELF executable"}
 # Unicode control characters (category Cc) but the whitespace ones text uses: tab, LF, FF, CR.
+# datasets logs a corrupt Parquet file's schema error at ERROR level, twice, before raising it; the
+# file is quarantined with that same message (`_parquet_units`), so a cron log would hold three
+# lines, two marked ERROR, for one set-aside file.
+logging.getLogger("datasets.packaged_modules.parquet.parquet").setLevel(logging.CRITICAL)
+
+_META_CHARSET = re.compile(r"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
@@ -144,7 +151,7 @@ def _page_unit(file: InputFile, kind: str, limits: Limits) -> Unit:
         return _bad(source, 0, file.fingerprint, f"page of {size / 2**20:.1f} MB exceeds "
                     f"max_page_mb={limits.max_page_mb:g}", _head(file.path))
     raw = file.path.read_bytes()
-    text, encoding, problem = decode(raw)
+    text, encoding, problem = decode(raw, declared_charset(raw) if kind == "html" else None)
     if problem:
         return _bad(source, 0, file.fingerprint, problem, _excerpt(raw))
     if kind == "html":
@@ -284,10 +291,12 @@ def _bad(key, line, content_hash, reason, excerpt="", file=None) -> Unit:
     return Unit(key, file or key, line, content_hash, reason=reason, excerpt=excerpt)
 
 
-def decode(raw: bytes) -> tuple[str, str, str]:
-    """(text, encoding, problem): UTF-8 when it is, UTF-16 with a byte-order mark, else
-    Windows-1252 (a superset of Latin-1's printable range, what legacy Western pages use); binary
-    data is a problem, never text."""
+def decode(raw: bytes, declared: str | None = None) -> tuple[str, str, str]:
+    """(text, encoding, problem): UTF-8 when it is, UTF-16 with a byte-order mark, else the
+    encoding the page declares (`declared`: an HTML page's charset), else Windows-1252 (a
+    superset of Latin-1's printable range, what legacy Western pages use) or, where that reads as
+    Cyrillic misread (most letters in Windows-1252's accented range), Windows-1251, what legacy
+    Russian and Ukrainian pages use; binary data is a problem, never text."""
     head = raw[:8192]
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Windows tools ("Unicode" in Notepad, PowerShell's `>`) save UTF-16 with a byte-order
@@ -308,14 +317,39 @@ def decode(raw: bytes) -> tuple[str, str, str]:
         return raw.decode("utf-8-sig"), "utf-8", ""
     except UnicodeDecodeError:
         pass
-    for encoding in ("cp1252", "latin-1"):
+    for encoding in ([declared] if declared else []) + ["cp1252", "latin-1"]:
         try:
             text = raw.decode(encoding)
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, LookupError):
             continue
-        if _control_share(text) <= 0.01:
-            return text, encoding, ""
+        if _control_share(text) > 0.01:
+            continue
+        if encoding == "cp1252" and _cyrillic_misread(text):
+            return raw.decode("cp1251"), "cp1251", ""
+        return text, encoding, ""
     return "", "", "neither UTF-8 nor Windows-1252/Latin-1 text"
+
+
+def declared_charset(raw: bytes) -> str | None:
+    """The charset an HTML page declares in its head (`<meta charset=...>` or the
+    `http-equiv` content type), None where it names none or one Python does not know."""
+    found = _META_CHARSET.search(raw[:4096].decode("ascii", errors="ignore"))
+    if not found:
+        return None
+    try:
+        name = codecs.lookup(found.group(1)).name
+    except LookupError:
+        return None
+    # As browsers do (WHATWG encoding standard): a page labelled Latin-1 or ASCII is read as
+    # Windows-1252, whose curly quotes and dashes such pages carry anyway.
+    return "cp1252" if name in ("iso8859-1", "ascii") else name
+
+
+def _cyrillic_misread(text: str) -> bool:
+    """Cyrillic Windows-1251 bytes read as Windows-1252 put nearly every letter in the accented
+    range (U+00C0-U+00FF); French or German text puts a few percent there."""
+    letters = [c for c in text[:20_000] if c.isalpha()]
+    return len(letters) >= 20 and sum("\u00c0" <= c <= "\u00ff" for c in letters) > 0.5 * len(letters)
 
 
 def _control_share(text: str) -> float:
