@@ -203,3 +203,23 @@ def test_oversized_records_and_lines_are_quarantined(tmp_path):
     small = Limits(max_record_mb=1.0)
     (record,) = [u for f in list_files(tmp_path / "big.jsonl") for u in read_units(f, small)]
     assert record.reason == "record of 1.4 MB exceeds max_record_mb=1"
+
+
+def test_html_saved_as_txt_is_read_as_html(tmp_path):
+    (tmp_path / "scraped.txt").write_text(
+        "<!-- saved by the scraper -->\n<!DOCTYPE html><html><body><nav>Home | World</nav>"
+        "<article><h1>EU adopts new sanctions on Russia</h1><p>The European Union adopted its "
+        "latest package of sanctions against Russia on Friday, aimed at the shadow fleet.</p>"
+        "</article></body></html>", encoding="utf-8")
+    (unit,) = units(tmp_path)
+    assert "<" not in unit.text and "EU adopts new sanctions on Russia" in unit.text
+
+
+def test_parquet_without_text_column_is_quarantined_once(tmp_path):
+    pd.DataFrame({"body": [f"row {i}" for i in range(50)]}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"text": [1, 2]}).to_parquet(tmp_path / "b.parquet")
+    write_jsonl(tmp_path / "c.jsonl", [{"text": "Kyiv said drones hit Odesa."}, {"text": 7}])
+    assert bad(units(tmp_path)) == [("a.parquet", 0, "no 'text' column (columns: body)"),
+                                    ("b.parquet", 1, "'text' is int, not a string"),
+                                    ("b.parquet", 2, "'text' is int, not a string"),
+                                    ("c.jsonl", 2, "'text' is int, not a string")]

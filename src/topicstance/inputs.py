@@ -37,6 +37,7 @@ BINARY_MAGIC = {b"%PDF": "PDF", b"PK\x03\x04": "ZIP/Office", b"\x89PNG": "PNG", 
 # lines, two marked ERROR, for one set-aside file.
 logging.getLogger("datasets.packaged_modules.parquet.parquet").setLevel(logging.CRITICAL)
 
+_HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 _META_CHARSET = re.compile(r"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
@@ -151,10 +152,10 @@ def _page_unit(file: InputFile, kind: str, limits: Limits) -> Unit:
         return _bad(source, 0, file.fingerprint, f"page of {size / 2**20:.1f} MB exceeds "
                     f"max_page_mb={limits.max_page_mb:g}", _head(file.path))
     raw = file.path.read_bytes()
-    text, encoding, problem = decode(raw, declared_charset(raw) if kind == "html" else None)
+    text, encoding, problem = decode(raw, declared_charset(raw))
     if problem:
         return _bad(source, 0, file.fingerprint, problem, _excerpt(raw))
-    if kind == "html":
+    if kind == "html" or _HTML_START.match(text):  # a scraper may save HTML under .txt
         text = html_text(text)
         if not text.strip():
             return _bad(source, 0, file.fingerprint, "no article text found in the HTML",
@@ -207,6 +208,10 @@ def _parquet_units(file: InputFile, limits: Limits, cache_dir: Path | None) -> I
         rows = datasets.load_dataset("parquet", data_files=source, split="train", streaming=True,
                                      cache_dir=str(cache_dir) if cache_dir else None)
         for row_no, record in enumerate(rows, 1):
+            if row_no == 1 and "text" not in record:  # one reason for the file, not one a row
+                yield _bad(source, 0, file.fingerprint, "no 'text' column (columns: "
+                           f"{', '.join(list(record)[:10])})", _head(file.path))
+                return
             raw = json.dumps(record, ensure_ascii=False, default=str)
             if len(raw) > limits.max_record_mb * 2**20:
                 yield _bad(f"{source}:{row_no}", row_no, _sha(raw),
@@ -228,7 +233,10 @@ def _record_unit(source, line_no, content_hash, record, problem, encoding, stem,
     if problem:
         return _bad(where, line_no, content_hash, problem, excerpt, source)
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        return _bad(where, line_no, content_hash,
+                    f"'text' is {type(text).__name__}, not a string", excerpt, source)
+    if not text or not text.strip():
         return _bad(where, line_no, content_hash, "missing or empty 'text'", excerpt, source)
     record_id, named = record.get("id"), record.get("article_id")
     key = f"{source}#{record_id}" if record_id not in (None, "") else where
