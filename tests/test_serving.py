@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,6 +38,13 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             served = pd.DataFrame(json.loads(response.read())["predictions"])
+        blank = json.dumps({"dataframe_records": [{"text": SEGMENTS[0]}, {"text": None}]}).encode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/invocations", data=blank,
+                headers={"Content-Type": "application/json"}), timeout=60)
+        assert refused.value.code == 400
+        assert "'text' is missing or empty in row(s) 1 of 2" in refused.value.read().decode()
 
     tracking.configure(store.make("predict", ["input=x", "output=y"]).tracking)
     uri = tracking.resolve_model_uri("models:/topicstance@champion")

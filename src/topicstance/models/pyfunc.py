@@ -23,7 +23,14 @@ class TopicStancePyfunc(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         # Select the columns explicitly: iterating a DataFrame yields its column names.
-        texts = model_input["text"].astype(str).tolist()
+        texts = model_input["text"]
+        blank = texts.isna() | texts.astype(str).str.strip().eq("")
+        if blank.any():  # else a null would be read as the word "None" and given labels
+            rows = [i for i, b in enumerate(blank) if b]
+            raise ValueError(f"'text' is missing or empty in row(s) {', '.join(map(str, rows[:10]))}"
+                             f"{' ...' if len(rows) > 10 else ''} of {len(texts)}: every row needs "
+                             "the segment's text")
+        texts = texts.astype(str).tolist()
         contexts = None
         if {"headline", "previous"} & set(model_input.columns):
             headlines = model_input.get("headline", pd.Series([""] * len(texts)))
