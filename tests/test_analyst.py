@@ -275,6 +275,15 @@ def test_label_queue_picks_unsure_spread_segments_with_their_context(store, outp
     assert any(r["before"] and r["after"] for r in queue)
 
 
+def test_label_queue_refuses_a_size_that_is_not_a_count(output, tmp_path):
+    for bad_n in ("abc", "0"):
+        result = cli("topicstance-label-queue", f"output='{output}'", f"n={bad_n}",
+                     f"paths.experiments='{tmp_path}'")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith(
+            "topicstance-label-queue: error: n (N=) must be a whole number of segments")
+
+
 def test_corrected_rows_are_merged_bad_ones_named_and_the_next_training_uses_them(
         store, output, tmp_path):
     result = cli("topicstance-label-queue", f"output='{output}'", "n=12",

@@ -12,8 +12,12 @@ def main(cfg) -> None:
     from topicstance.label_queue import LabelQueueError, build_queue
 
     labeled = [*cfg.data.labeled, *(cfg.data.get("heldout") or [])]
+    if isinstance(cfg.n, bool) or not isinstance(cfg.n, int) or cfg.n < 1:
+        print(f"topicstance-label-queue: error: n (N=) must be a whole number of segments, 1 or "
+              f"more; got {cfg.n!r}", file=sys.stderr)
+        sys.exit(1)
     try:
-        jsonl, table, counts = build_queue(Path(cfg.output).expanduser().absolute(), int(cfg.n),
+        jsonl, table, counts = build_queue(Path(cfg.output).expanduser().absolute(), cfg.n,
                                            cfg, labeled)
     except LabelQueueError as e:
         print(f"topicstance-label-queue: error: {e}", file=sys.stderr)
