@@ -223,3 +223,23 @@ def test_parquet_without_text_column_is_quarantined_once(tmp_path):
                                     ("b.parquet", 1, "'text' is int, not a string"),
                                     ("b.parquet", 2, "'text' is int, not a string"),
                                     ("c.jsonl", 2, "'text' is int, not a string")]
+
+
+def test_pages_not_in_english_are_quarantined(tmp_path):
+    french = ("Le ministère des Affaires étrangères a déclaré lundi que les nouvelles sanctions "
+              "de l'Union européenne contre la Russie étaient illégales et auraient des "
+              "conséquences pour les entreprises européennes présentes sur le marché russe.")
+    english = ("In the last 24 hours Inhulets, Novodmytrivka, Tomyna Balka, Bilozerka, Beryslav, "
+               "Dniprovske and Veletenske came under Russian shelling, the regional military "
+               "administration said, and two civilians were wounded in Kherson.")
+    (tmp_path / "fr.txt").write_text(f"Sanctions: Moscou réagit\n\n{french}\n", encoding="utf-8")
+    (tmp_path / "ru.txt").write_text(" ".join([RUSSIAN] * 5), encoding="utf-8")
+    (tmp_path / "en.txt").write_text(f"Shelling in Kherson region\n\n{english}\n", encoding="utf-8")
+    (tmp_path / "short.txt").write_text(RUSSIAN, encoding="utf-8")  # under 30 words: not judged
+    found = [u for f in list_files(tmp_path)
+             for u in read_units(f, Limits(min_english_share=0.12))]
+    assert sorted(good(found)) == sorted([("en", f"Shelling in Kherson region\n\n{english}\n"),
+                                          ("short", RUSSIAN)])
+    assert [(name, reason.split(":")[0]) for name, _, reason in bad(found)] == [
+        ("fr.txt", "not English"), ("ru.txt", "not English")]
+    assert not bad(units(tmp_path))  # off by default (the predict config turns it on)

@@ -226,6 +226,10 @@ def make_junk(folder: Path) -> dict[str, str]:
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 80)
     (folder / "report.pdf").write_bytes(b"%PDF-1.4 not an article")
     (folder / "huge.txt").write_text("x" * 30_000, encoding="utf-8")  # one 30k-char "line"
+    (folder / "russian.txt").write_text(  # the models read English only
+        "Москва ответила на санкции\n\n" + "Министерство иностранных дел России заявило, что "
+        "новые санкции Евросоюза незаконны и будут иметь последствия для европейских компаний. "
+        * 4, encoding="utf-8")
     write_jsonl(folder / "records.jsonl", [
         {"id": "r1", "text": "EU ministers agreed new sanctions on Russian banks."},
         "{broken json",
@@ -239,6 +243,7 @@ def make_junk(folder: Path) -> dict[str, str]:
     os.mkfifo(folder / "pipe.txt")
     return {"empty.txt": "empty file", "binary.txt": "binary file",
             "report.pdf": "unsupported file type '.pdf'", "huge.txt": "is not prose",
+            "russian.txt": "not English",
             "records.jsonl:2": "not valid JSON", "records.jsonl:3": "missing or empty 'text'",
             "loop_a.txt": "broken symbolic link", "loop_b.txt": "broken symbolic link",
             "dangling.txt": "broken symbolic link", "pipe.txt": "not a regular file"}
