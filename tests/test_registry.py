@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_subprocess_env, new_store
+from conftest import clean_subprocess_env, new_store, read_jsonl, write_jsonl
+from topicstance import tracking
+from topicstance.pipelines.evaluate import evaluate_model
 from topicstance.pipelines.leaderboard import leaderboard, render
 from topicstance.pipelines.promote import promote
 from topicstance.tracking import PromotionRefused
@@ -150,3 +152,36 @@ def test_train_and_evaluate_fail_in_one_line_without_their_dependencies(store, t
             assert "Traceback" not in result.stderr, (script, result.stderr[-2000:])
             error = result.stderr[result.stderr.find(f"{script}: error: "):]
             assert error.startswith(script) and message in error, (script, result.stderr[-2000:])
+
+
+def test_a_champion_from_another_dev_split_is_compared_on_rows_neither_trained_on(
+        tmp_path, tiny_labeled_file, caplog):
+    """The labeled data changed (here: another split seed), so the two runs' own dev figures
+    score different segments, some of which the champion trained on: the automatic rule scores
+    both models on the new dev articles that the champion never saw, as `make evaluate` would."""
+    s = new_store(tmp_path, tiny_labeled_file)
+    split = ["data.dev_fraction=0.5", "registry.min_shared_dev_segments=1"]
+    s.train(*split, "seed=1")
+    with caplog.at_level("INFO", logger="topicstance.pipelines.train"):
+        s.train(*split, "seed=2", *WORSE)
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("registered")]
+
+    runs = {str(v.version): v.run_id for v in s.client.search_model_versions(f"name='{MODEL}'")}
+    tracking.configure(s.make("evaluate").tracking)
+    seen = set(tracking.load_run_dict(runs["1"], "split.json")["train_articles"])
+    unseen = set(tracking.load_run_dict(runs["2"], "split.json")["dev_articles"]) - seen
+    rows = [r for r in read_jsonl(tiny_labeled_file) if r["article_id"] in unseen]
+    shared = write_jsonl(tmp_path / "shared.jsonl", rows)
+    scores = {v: evaluate_model(s.make("evaluate", [f"model_uri=models:/{MODEL}/{v}",
+                                                    f"data_file='{shared}'"]))["mean_macro_f1"]
+              for v in ("1", "2")}
+    assert rows and f"both on the {len(rows)} dev segments neither trained on" in line
+    assert f"dev/mean_macro_f1 {scores['2']:.4f} vs {scores['1']:.4f} of version 1" in line
+    assert scores["2"] < scores["1"]  # the near-constant model lost on the same rows
+    assert "kept alias champion" in line and champion_version(s) == "1"
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="topicstance.pipelines.train"):
+        s.train("data.dev_fraction=0.5", "registry.min_shared_dev_segments=100000", "seed=3")
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("registered")]
+    assert "(on different dev splits: too few dev rows that neither trained on)" in line

@@ -237,11 +237,15 @@ def _pinned_requirements() -> list[str]:
 
 
 def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
-             metrics: dict[str, float], taxonomy) -> Registered:
+             metrics: dict[str, float], taxonomy, same_rows=None) -> Registered:
     """Register a new version of `name`; move `alias` to it according to `policy`.
 
     policy: `always`, `never`, or `if_better` (move when there is no holder of the alias yet,
     or when this run's `metric` beats the holder's run's and both follow the same taxonomy).
+    Two runs' dev figures compare only when they scored the same dev split: where the holder's
+    run logged another one (the labeled data changed), `same_rows(holder run id, holder model
+    uri)` gives (this model's metric, the holder's, rows) on the dev rows neither trained on,
+    or None where there are too few; the stored figures are compared then, and the reason says so.
     """
     client = MlflowClient()
     version = str(mlflow.register_model(model_uri, name).version)
@@ -262,10 +266,20 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
     elif metric not in metrics:  # e.g. a zero-shot model with no labeled data to score
         promote, reason = False, f"no {metric} to compare with version {current.version}"
     else:
-        held = client.get_run(current.run_id).data.metrics.get(metric, float("-inf"))
-        promote = metrics[metric] > held
-        reason = (f"{metric} {metrics[metric]:.4f} vs {held:.4f} "
-                  f"of version {current.version} @{alias}")
+        held_run = client.get_run(current.run_id)
+        new, held = metrics[metric], held_run.data.metrics.get(metric, float("-inf"))
+        note = ""
+        this_run = client.get_run(mlflow.active_run().info.run_id) if mlflow.active_run() else None
+        if (same_rows is not None and this_run is not None and dataset_digest(
+                held_run, "validation") != dataset_digest(this_run, "validation")):
+            paired = same_rows(current.run_id, f"models:/{name}/{current.version}")
+            if paired is None:
+                note = " (on different dev splits: too few dev rows that neither trained on)"
+            else:
+                new, held, rows = paired
+                note = f", both on the {rows} dev segments neither trained on"
+        promote = new > held
+        reason = f"{metric} {new:.4f} vs {held:.4f} of version {current.version} @{alias}{note}"
     if promote:
         _move_alias(client, name, alias, version, by="train (registry.promote)", reason=reason)
     return Registered(name, version, promote, reason)
@@ -456,6 +470,14 @@ def training_runs(parent_run_id: str | None = None) -> list:
     if parent_run_id:
         query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
     return mlflow.search_runs(filter_string=query, max_results=50000, output_format="list")
+
+
+def load_run_dict(run_id: str, artifact: str) -> dict | None:
+    """A JSON artifact of a run, None where the run has none."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")
+    except (MlflowException, OSError):
+        return None
 
 
 def dataset_digest(run, context: str) -> str | None:

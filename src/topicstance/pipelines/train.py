@@ -4,6 +4,7 @@ import logging
 import time
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import DictConfig
 
 from topicstance import corpus, coverage, metrics, reports, tracking
@@ -94,12 +95,44 @@ def train(cfg: DictConfig) -> dict[str, float]:
             tracking.log_dict([vars(r) for r in rejected], "rejected_labeled.json")
 
         model_uri = tracking.log_model(model, dev_split.texts[:5] or list(taxonomy.topics))
+        same_rows = None
+        if len(dev_split) and str(cfg.registry.metric).startswith("dev/"):
+            same_rows = _on_unseen_dev_rows(dev_split, predicted, taxonomy,
+                                            cfg.registry.metric.removeprefix("dev/"),
+                                            int(cfg.registry.min_shared_dev_segments))
         registered = tracking.register(model_uri, cfg.tracking.registered_model,
                                        cfg.tracking.alias, cfg.registry.promote,
-                                       cfg.registry.metric, results, taxonomy)
+                                       cfg.registry.metric, results, taxonomy, same_rows)
     log.info("registered %s (%s alias %s: %s)", registered.uri,
              "moved" if registered.promoted else "kept", cfg.tracking.alias, registered.reason)
     return results
+
+
+def _on_unseen_dev_rows(dev_split, predicted: pd.DataFrame, taxonomy: Taxonomy, metric: str,
+                        min_segments: int):
+    """For the registry's comparison with a champion trained on another split: a function of
+    its run id and model uri that scores both models on this run's dev articles the champion
+    did not train on (its `split.json`), as (this model's `metric`, the champion's, segments);
+    None where fewer than `min_segments` such segments are left."""
+    def compare(run_id: str, model_uri: str):
+        split = tracking.load_run_dict(run_id, "split.json")
+        if split is None:  # a run from before splits were logged
+            return None
+        seen = set(split["train_articles"])
+        rows = [i for i, a in enumerate(dev_split.article_ids) if a not in seen]
+        if len(rows) < min_segments:
+            return None
+        subset = corpus.LabeledSplit(
+            texts=[dev_split.texts[i] for i in rows], topics=dev_split.topics[rows],
+            stances=dev_split.stances[rows], contexts=[dev_split.contexts[i] for i in rows],
+            article_ids=[dev_split.article_ids[i] for i in rows])
+        champion = tracking.load_pyfunc(model_uri).predict(
+            pd.DataFrame({"text": subset.texts, "article_id": subset.article_ids}))
+        ours = predicted.iloc[rows].reset_index(drop=True)
+        return (metrics.compute_metrics(*metrics.paired(taxonomy, subset, ours))[metric],
+                metrics.compute_metrics(*metrics.paired(taxonomy, subset, champion))[metric],
+                len(rows))
+    return compare
 
 
 def coverage_sources(data_cfg) -> dict:
