@@ -121,6 +121,25 @@ def test_rerun_over_unchanged_input_does_no_work(store, tmp_path, caplog, seeds_
     assert any("nothing new" in m and "no model work" in m for m in caplog.messages)
 
 
+def test_a_run_with_another_model_names_the_articles_older_versions_labeled(
+        store, tmp_path, caplog, seeds_dir):
+    out = tmp_path / "out"
+    run_predict(store, seeds_dir, out)  # the champion, version 1
+    articles = read_segments(out)["article_id"].nunique()  # 5 pages, their glued-on articles
+    store.train("registry.promote=never", "model.C=1")  # version 2: a new model, not promoted
+    with caplog.at_level("WARNING"):
+        record = run_predict(store, seeds_dir, out, "model_uri=models:/topicstance/2")
+    assert record["segments"] == 0  # unchanged pages keep their rows, labeled by version 1
+    assert record["articles_by_other_models"] == {"models:/topicstance/1": articles}
+    assert any(f"{articles} articles" in m and f"models:/topicstance/1: {articles}" in m
+               and "reprocess=true" in m for m in caplog.messages)
+    again = run_predict(store, seeds_dir, out, "model_uri=models:/topicstance/2",
+                        "reprocess=true")
+    assert again["segments"] == 195 and "articles_by_other_models" not in again
+    champion = run_predict(store, seeds_dir, out)  # back to version 1, nothing new to label
+    assert champion["articles_by_other_models"] == {"models:/topicstance/2": articles}
+
+
 def test_changed_page_replaces_its_rows_and_keeps_its_id(store, tmp_path):
     inp, out = tmp_path / "in", tmp_path / "out"
     inp.mkdir()

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from topicstance import batch_report, drift, rollups, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
-from topicstance.outputs import Output, State, segment_schema
+from topicstance.outputs import Output, State, read_segments, segment_schema
 from topicstance.segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,12 @@ def _tracked_run(cfg, input_path: Path, output: Output, state: State, todo: list
             record["drift"] = drift.check_run(output.root, run_id, described["taxonomy"],
                                               described.get("reference"), cfg.drift)
             tracking.log_metrics(drift.metrics(record["drift"]))
+        older = _articles_by_other_models(output.root, model_uri)
+        if older:
+            record["articles_by_other_models"] = older
+            log.warning("%d articles in %s were labeled by other model versions (%s), not by %s; "
+                        "ARGS=\"reprocess=true\" relabels them", sum(older.values()), output.root,
+                        ", ".join(f"{uri}: {n}" for uri, n in older.items()), model_uri)
         record.update(status="finished", finished=_iso(time.time()),
                       wall_seconds=round(time.time() - started, 2), **_summary(counts))
         record["segments_per_second"] = round(counts.segments / max(record["wall_seconds"], 1e-9),
@@ -295,6 +301,17 @@ class _Batcher:
         log.info("committed %s: %d units, %d segments, %d quarantined", part.name,
                  len(self.units), len(predicted), len(self.quarantined))
         self._reset()
+
+
+def _articles_by_other_models(root: Path, model_uri: str) -> dict[str, int]:
+    """{model version: articles} for the output's articles labeled by a model other than
+    `model_uri`: a run labels only new and changed pages, so once `champion` moves the output
+    holds both the old model's labels and the new one's until it is reprocessed."""
+    rows = read_segments(root, columns=["article_id", "model_uri"])
+    if rows.empty:
+        return {}
+    older = rows[rows["model_uri"] != model_uri].groupby("model_uri")["article_id"].nunique()
+    return {str(uri): int(n) for uri, n in older.sort_index().items()}
 
 
 def _summary(counts: Counts) -> dict:
