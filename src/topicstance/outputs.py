@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -234,6 +235,22 @@ def read_articles(output: Path) -> pd.DataFrame:
         return pd.DataFrame()
     return ds.dataset(parts, format="parquet", partitioning="hive",
                       partition_base_dir=str(out.articles)).to_table().to_pandas()
+
+
+def articles_per_model(output: Path) -> dict[str, int]:
+    """{model version: committed articles it labeled}, from the article rows' `model_uri`
+    column alone, read dictionary-encoded: a year of daily runs costs a few MB."""
+    out = Output(Path(output))
+    committed = {p.relative_to(out.segments) for p in out._parts()}
+    parts = [str(a) for a in out._article_parts() if a.relative_to(out.articles) in committed]
+    if not parts:
+        return {}
+    counts = Counter()
+    for part in parts:
+        column = pq.read_table(part, columns=["model_uri"], read_dictionary=["model_uri"])
+        for entry in pc.value_counts(column["model_uri"].combine_chunks()).to_pylist():
+            counts[str(entry["values"])] += entry["counts"]
+    return dict(sorted(counts.items()))
 
 
 def _read_dataset(folder: Path, columns=None, filters=None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from topicstance import batch_report, drift, rollups, tracking
 from topicstance.engines import build_engine
 from topicstance.inputs import InputFile, Limits, Unit, list_files, read_units
-from topicstance.outputs import Output, State, read_segments, segment_schema
+from topicstance.outputs import Output, State, articles_per_model, segment_schema
 from topicstance.segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -307,11 +307,7 @@ def _articles_by_other_models(root: Path, model_uri: str) -> dict[str, int]:
     """{model version: articles} for the output's articles labeled by a model other than
     `model_uri`: a run labels only new and changed pages, so once `champion` moves the output
     holds both the old model's labels and the new one's until it is reprocessed."""
-    rows = read_segments(root, columns=["article_id", "model_uri"])
-    if rows.empty:
-        return {}
-    older = rows[rows["model_uri"] != model_uri].groupby("model_uri")["article_id"].nunique()
-    return {str(uri): int(n) for uri, n in older.sort_index().items()}
+    return {uri: n for uri, n in articles_per_model(root).items() if uri != model_uri}
 
 
 def _summary(counts: Counts) -> dict:
