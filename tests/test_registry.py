@@ -184,4 +184,4 @@ def test_a_champion_from_another_dev_split_is_compared_on_rows_neither_trained_o
     with caplog.at_level("INFO", logger="topicstance.pipelines.train"):
         s.train("data.dev_fraction=0.5", "registry.min_shared_dev_segments=100000", "seed=3")
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("registered")]
-    assert "(on different dev splits: too few dev rows that neither trained on)" in line
+    assert "(from different dev splits, not rescored on rows both left unseen)" in line

@@ -274,7 +274,7 @@ def register(model_uri: str, name: str, alias: str, policy: str, metric: str,
                 held_run, "validation") != dataset_digest(this_run, "validation")):
             paired = same_rows(current.run_id, f"models:/{name}/{current.version}")
             if paired is None:
-                note = " (on different dev splits: too few dev rows that neither trained on)"
+                note = " (from different dev splits, not rescored on rows both left unseen)"
             else:
                 new, held, rows = paired
                 note = f", both on the {rows} dev segments neither trained on"
