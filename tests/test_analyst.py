@@ -336,14 +336,21 @@ def test_corrected_rows_are_merged_bad_ones_named_and_the_next_training_uses_the
     assert int(params["n_train"]) + int(params["n_dev"]) == 128 and metrics
 
 
-def test_a_csv_queue_edited_in_a_spreadsheet_imports_too(store, tmp_path):
-    rows = [{"id": "sheet-a-p000", "article_id": "sheet-a", "text": "A new text about tariffs.",
+@pytest.mark.parametrize("encoding, separator", [
+    ("utf-8", ","),       # as the queue is written
+    ("utf-8-sig", ","),   # Excel's "CSV UTF-8": a byte-order mark before the header
+    ("cp1252", ","),      # Excel's plain "CSV" on Windows
+    ("utf-8-sig", ";"),   # Excel where the decimal mark is a comma: semicolons
+])
+def test_a_csv_queue_edited_in_a_spreadsheet_imports_too(store, tmp_path, encoding, separator):
+    rows = [{"id": "sheet-a-p000", "article_id": "sheet-a",
+             "text": "A new text about tariffs on the caf\u00e9 owners\u2019 coffee.",
              "topics": "sanctions;domestic_politics", "stance": "neutral", "source": "review"},
             {"id": "sheet-a-p001", "article_id": "sheet-a", "text": "Another one.",
              "topics": "", "stance": "sideways", "source": "review"}]
     table = tmp_path / "edited.csv"
-    with table.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    with table.open("w", encoding=encoding, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=separator)
         writer.writeheader()
         writer.writerows(rows)
     review = tmp_path / "review.jsonl"
@@ -352,7 +359,9 @@ def test_a_csv_queue_edited_in_a_spreadsheet_imports_too(store, tmp_path):
                  "data.heldout=[]")
     assert result.returncode == 3
     assert f"refused {table}:3: unknown stance 'sideways'" in result.stderr
-    assert read_jsonl(review)[0]["topics"] == ["sanctions", "domestic_politics"]
+    (imported,) = read_jsonl(review)
+    assert imported["topics"] == ["sanctions", "domestic_politics"]
+    assert imported["id"] == "sheet-a-p000" and imported["text"] == rows[0]["text"]
 
 
 # ---- zero-shot start for a new taxonomy -------------------------------------------------------

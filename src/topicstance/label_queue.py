@@ -13,6 +13,7 @@ file with `source: "review"`.
 """
 
 import csv
+import io
 import json
 import tempfile
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topicstance.batch_report import latest_taxonomy, run_records
+from topicstance.inputs import decode
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
 from topicstance.outputs import read_segments
@@ -226,16 +228,24 @@ def import_labels(file: Path, target: Path, labeled_files, taxonomy: Taxonomy,
 
 def _as_jsonl(file: Path, tmp: Path) -> Path:
     """JSONL as it is; a CSV (the queue's, edited in a spreadsheet) as a JSONL file in `tmp`
-    whose line numbers are the CSV's row numbers (the header is row 1)."""
+    whose line numbers are the CSV's row numbers (the header is row 1).
+
+    Spreadsheets save CSV their own way: Excel's "CSV UTF-8" starts with a byte-order mark, its
+    plain "CSV" is Windows-1252, and in locales whose decimal mark is a comma the separator is
+    a semicolon. All three are read (`inputs.decode`; the separator the header uses)."""
     if file.suffix.lower() != ".csv":
         return file
+    text, _, problem = decode(file.read_bytes())
+    if problem:
+        raise LabelQueueError(f"cannot read {file}: {problem}")
+    header = text.split("\n", 1)[0]
+    separator = ";" if header.count(";") > header.count(",") else ","
     lines = []
-    with file.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            topics = row.get("topics")
-            if topics is not None:
-                row["topics"] = [t.strip() for t in topics.split(TOPIC_SEPARATOR) if t.strip()]
-            lines.append(json.dumps(row, ensure_ascii=False))
+    for row in csv.DictReader(io.StringIO(text, newline=""), delimiter=separator):
+        topics = row.get("topics")
+        if topics is not None:
+            row["topics"] = [t.strip() for t in topics.split(TOPIC_SEPARATOR) if t.strip()]
+        lines.append(json.dumps(row, ensure_ascii=False))
     converted = tmp / file.name
     converted.write_text("\n" + "\n".join(lines) + "\n", encoding="utf-8")  # 1 = the header
     return converted
