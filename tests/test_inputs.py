@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import write_jsonl
-from topicstance.inputs import Limits, decode, list_files, read_units
+from topicstance.inputs import Limits, list_files, read_units
+from topicstance.textcodec import decode
 
 LIMITS = Limits()
 

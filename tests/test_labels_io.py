@@ -136,6 +136,20 @@ def test_read_labeled_duplicate_ids_across_files_and_missing_file(taxonomy, tmp_
     assert f"{first}:2" in rejected[1].reason
 
 
+def test_read_labeled_files_an_editor_saved_with_a_bom_or_in_windows_1252(taxonomy, tmp_path):
+    records = [{**record(taxonomy, 0), "text": "Caf\u00e9 owners in Kyiv \u201cstayed\u201d."},
+               record(taxonomy, 1)]
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    (tmp_path / "bom.jsonl").write_text(lines, encoding="utf-8-sig")  # Notepad, Excel
+    (tmp_path / "legacy.jsonl").write_text(lines.replace('"art0', '"legacy0'),
+                                           encoding="cp1252")  # other ids, same texts
+    (tmp_path / "binary.jsonl").write_bytes(b"\x89PNG\r\n")
+    rows, rejected = read_labeled(
+        [tmp_path / "bom.jsonl", tmp_path / "legacy.jsonl", tmp_path / "binary.jsonl"], taxonomy)
+    assert len(rows) == 4 and rows["text"][0] == rows["text"][2] == records[0]["text"]
+    assert [(r.line, r.reason) for r in rejected] == [(0, "cannot read: binary file (PNG), not text")]
+
+
 def test_read_labeled_with_no_valid_record_returns_an_empty_dataset(taxonomy, tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", ["{not json", '{"id": "x"}'])
     rows, rejected = read_labeled([bad, tmp_path], taxonomy)  # a folder cannot be read either

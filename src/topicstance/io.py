@@ -12,6 +12,7 @@ from pathlib import Path
 import datasets
 
 from topicstance.labels import Taxonomy
+from topicstance.textcodec import decode
 
 REQUIRED_TEXT_FIELDS = ("id", "article_id", "text")
 
@@ -42,10 +43,16 @@ def read_labeled(paths, taxonomy: Taxonomy) -> tuple[datasets.Dataset, list[Reje
     records, rejected, seen_ids = [], [], {}
     for path in map(Path, paths):
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # decoded as `make predict` decodes pages: a byte-order mark (Notepad's, Excel's) or
+            # a Windows-1252 file saved by an editor reads as the text it holds
+            text, _, problem = decode(path.read_bytes())
         except OSError as e:  # missing, a folder, unreadable: the file is set aside whole
             rejected.append(Rejected(str(path), 0, f"cannot read: {e.strerror or e}"))
             continue
+        if problem and problem != "empty file":
+            rejected.append(Rejected(str(path), 0, f"cannot read: {problem}"))
+            continue
+        lines = text.splitlines()
         for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue

@@ -24,11 +24,11 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topicstance.batch_report import latest_taxonomy, run_records
-from topicstance.inputs import decode
 from topicstance.io import Rejected, read_labeled
 from topicstance.labels import Taxonomy
 from topicstance.outputs import read_segments
 from topicstance.quality import most_similar, normalise
+from topicstance.textcodec import decode
 
 REVIEW_SOURCE = "review"
 CSV_COLUMNS = ["id", "article_id", "text", "topics", "stance", "source", "headline", "before",
@@ -232,7 +232,7 @@ def _as_jsonl(file: Path, tmp: Path) -> Path:
 
     Spreadsheets save CSV their own way: Excel's "CSV UTF-8" starts with a byte-order mark, its
     plain "CSV" is Windows-1252, and in locales whose decimal mark is a comma the separator is
-    a semicolon. All three are read (`inputs.decode`; the separator the header uses)."""
+    a semicolon. All three are read (`textcodec.decode`; the separator the header uses)."""
     if file.suffix.lower() != ".csv":
         return file
     text, _, problem = decode(file.read_bytes())
