@@ -253,7 +253,8 @@ def test_label_queue_picks_unsure_spread_segments_with_their_context(store, outp
                  "data.heldout=[]", check_rc=0)
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     queue = read_jsonl(counts["jsonl"])
-    with open(counts["csv"], encoding="utf-8", newline="") as f:
+    assert Path(counts["csv"]).read_bytes().startswith(b"\xef\xbb\xbfid,")  # Excel reads UTF-8
+    with open(counts["csv"], encoding="utf-8-sig", newline="") as f:
         table = list(csv.DictReader(f))
     assert len(queue) == counts["chosen"] == 30 and [r["id"] for r in table] == [
         r["id"] for r in queue]

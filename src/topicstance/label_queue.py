@@ -102,7 +102,9 @@ def build_queue(output: Path, n: int, cfg, labeled_files) -> tuple[Path, Path, d
     jsonl, table = folder / f"queue-{stamp}.jsonl", folder / f"queue-{stamp}.csv"
     jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                      encoding="utf-8")
-    with table.open("w", encoding="utf-8", newline="") as f:
+    # With a byte-order mark: Excel opens a UTF-8 CSV without one as Windows-1252, and curly
+    # quotes and accented names would come back from it garbled.
+    with table.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows({**r, "topics": TOPIC_SEPARATOR.join(r["topics"]),
