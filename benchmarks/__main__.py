@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks import report, suite
-from topicstance.config import CONF_DIR
+from topicstance.config import CONF_DIR, mistyped_overrides
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ def keep_earlier_run(path: Path) -> Path | None:
 
 def main(overrides: list[str]) -> Path:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        problems = mistyped_overrides(compose("bench", overrides, return_hydra_config=True))
+        if problems:
+            raise ValueError("; ".join(problems))
         cfg = compose("bench", overrides)
         if cfg.default_model is None:
             cfg.default_model = default_model()

@@ -1,6 +1,8 @@
 """Every config group option composes with every top-level config: a broken YAML fails here."""
 
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from conftest import TOP_LEVEL_CONFIGS, compose_config, config_defaults
-from topicstance.config import CONF_DIR, PROJECT_ROOT
+from conftest import TOP_LEVEL_CONFIGS, clean_subprocess_env, compose_config, config_defaults
+from topicstance.config import CONF_DIR, PROJECT_ROOT, mistyped_overrides
 from topicstance.engines import ENGINES
 from topicstance.labels import Taxonomy
 from topicstance.models import FAMILIES
@@ -164,7 +166,46 @@ def test_training_jobs_get_the_sweep_parent_callback():
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", return_hydra_config=True)
     targets = [c._target_ for c in cfg.hydra.callbacks.values()]
-    assert targets == ["topicstance.sweeps.MlflowParentRun"]
+    assert sorted(targets) == ["topicstance.config.OverrideTypeCheck",
+                               "topicstance.sweeps.MlflowParentRun"]
+
+
+def test_overrides_of_the_wrong_type_are_named():
+    """The shipped YAML is the schema for command-line values (every job: conf/hydra/)."""
+    def problems(name, overrides):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
+            return mistyped_overrides(cfg)
+
+    assert problems("train", ["model.C=abc", "model.article_stage.folds=2.5", "seed=true",
+                              "model.gate.C=3", "registry.promote=never"]) == [
+        "model.C=abc: model.C takes a number (the shipped config has 4.0)",
+        ("model.article_stage.folds=2.5: model.article_stage.folds takes a whole number "
+        "(the shipped config has 4)"),
+        "seed=true: seed takes a whole number (the shipped config has 13)"]
+    # group choices and presets are read like the shipped config; what they set is the reference
+    assert problems("train", ["model=minilm_finetune", "model.max_epochs=1",
+                              "model.learning_rate=1e-5", "run_name=2024",
+                              "seed=${registry.min_shared_dev_segments}"]) == []
+    assert problems("train", ["+experiment=fast_baseline", "model.C=2"]) == []
+    assert problems("train", ["model=minilm_finetune", "model.max_epochs=two"]) == [
+        "model.max_epochs=two: model.max_epochs takes a whole number (the shipped config has 3)"]
+    assert problems("predict", [*REQUIRED["predict"], "limits.min_english_share=x"]) == [
+        ("limits.min_english_share=x: limits.min_english_share takes a number "
+        "(the shipped config has 0.12)")]
+
+
+def test_a_mistyped_value_stops_the_job_in_one_line_before_any_work(tmp_path):
+    """A real `topicstance-train`: the type error comes first (the data file does not exist)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "topicstance-train"), "model.C=abc",
+         f"paths.experiments='{tmp_path}'", f"tracking.uri='sqlite:///{tmp_path}/mlflow.db'",
+         f"data.labeled=['{tmp_path}/none.jsonl']"],
+        env=clean_subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == ("topicstance-train: error: model.C=abc: model.C takes a "
+                                     "number (the shipped config has 4.0)")
+    assert not (tmp_path / "mlflow.db").exists()  # no run was started
 
 
 def test_one_seed_drives_the_split_and_the_fine_tune(tmp_path):
