@@ -30,7 +30,7 @@ def keep_earlier_run(path: Path) -> Path | None:
 
 def main(overrides: list[str]) -> Path:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        problems = mistyped_overrides(compose("bench", overrides, return_hydra_config=True))
+        problems = mistyped_overrides("bench", overrides)
         if problems:
             raise ValueError("; ".join(problems))
         cfg = compose("bench", overrides)

@@ -12,7 +12,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TOP_LEVEL_CONFIGS, clean_subprocess_env, compose_config, config_defaults
-from topicstance.config import CONF_DIR, PROJECT_ROOT, mistyped_overrides
+from topicstance.config import CONF_DIR, PROJECT_ROOT, mistyped_overrides, sweep_samples
 from topicstance.engines import ENGINES
 from topicstance.labels import Taxonomy
 from topicstance.models import FAMILIES
@@ -174,8 +174,7 @@ def test_overrides_of_the_wrong_type_are_named():
     """The shipped YAML is the schema for command-line values (every job: conf/hydra/)."""
     def problems(name, overrides):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
-            return mistyped_overrides(cfg)
+            return mistyped_overrides(name, overrides)
 
     assert problems("train", ["model.C=abc", "model.article_stage.folds=2.5", "seed=true",
                               "model.gate.C=3", "registry.promote=never"]) == [
@@ -195,17 +194,28 @@ def test_overrides_of_the_wrong_type_are_named():
         "(the shipped config has 0.12)")]
 
 
-def test_a_mistyped_value_stops_the_job_in_one_line_before_any_work(tmp_path):
-    """A real `topicstance-train`: the type error comes first (the data file does not exist)."""
+def test_a_sweep_is_checked_value_by_value_without_the_whole_grid():
+    assert sweep_samples(["model=a,b", "model.C=1,2,3", "seed=5"]) == [
+        ["model=a", "model.C=1", "seed=5"], ["model=b", "model.C=1", "seed=5"],
+        ["model=a", "model.C=2", "seed=5"], ["model=a", "model.C=3", "seed=5"]]
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "multirun"])
+def test_a_mistyped_value_stops_the_job_in_one_line_before_any_work(tmp_path, sweep):
+    """A real `topicstance-train`: the type error comes first (the data file does not exist);
+    in a sweep, before its first job (the good value comes first) and its parent run."""
+    args = ["--multirun", "model.C=1,abc"] if sweep else ["model.C=abc"]
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "topicstance-train"), "model.C=abc",
+        [str(Path(sys.executable).parent / "topicstance-train"), *args,
          f"paths.experiments='{tmp_path}'", f"tracking.uri='sqlite:///{tmp_path}/mlflow.db'",
          f"data.labeled=['{tmp_path}/none.jsonl']"],
         env=clean_subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr[-2000:]
-    assert result.stderr.strip() == ("topicstance-train: error: model.C=abc: model.C takes a "
-                                     "number (the shipped config has 4.0)")
-    assert not (tmp_path / "mlflow.db").exists()  # no run was started
+    assert result.stderr.strip().splitlines()[-1] == (
+        "topicstance-train: error: model.C=abc: model.C takes a number (the shipped config has "
+        "4.0)")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # no run, no parent run was started
 
 
 def test_one_seed_drives_the_split_and_the_fine_tune(tmp_path):

@@ -36,27 +36,49 @@ class OverrideTypeCheck(Callback):
     it the job failed with a traceback wherever the value was first used. The shipped YAML is
     the schema: the same config is composed again with the same config-group choices but none
     of the `key=value` overrides, and each override's value is checked against the value it
-    replaced (`hydra.callbacks` in conf/hydra/default.yaml)."""
+    replaced (`hydra.callbacks` in conf/hydra/default.yaml). A multirun checks every value of
+    every swept key before its first job starts."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+        for job in sweep_samples([*config.hydra.overrides.task, *params]):
+            _stop_if_mistyped(config, job)
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
-        problems = mistyped_overrides(config)
-        if problems:
-            name = config.hydra.job.name.replace("_", "-")
-            print(f"topicstance-{name}: error: {'; '.join(problems)}", file=sys.stderr)
-            sys.exit(2)
+        _stop_if_mistyped(config, list(config.hydra.overrides.task))
 
 
-def mistyped_overrides(config: DictConfig) -> list[str]:
-    """`key=value: why` for each command-line value the shipped config has another type for."""
-    hydra_cfg = config.hydra
-    choices = hydra_cfg.runtime.choices
-    parsed = OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))
+def _stop_if_mistyped(config: DictConfig, overrides: list[str]) -> None:
+    problems = mistyped_overrides(config.hydra.job.config_name, overrides)
+    if problems:
+        name = config.hydra.job.name.replace("_", "-")
+        print(f"topicstance-{name}: error: {'; '.join(problems)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def sweep_samples(overrides: list[str]) -> list[list[str]]:
+    """Jobs' override lists that between them hold every value of every swept key (each with the
+    other keys' first values): enough to check types without composing the whole grid."""
+    options = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+               if o.is_sweep_override() and o.is_discrete_sweep() else [o.input_line]
+               for o in OverridesParser.create().parse_overrides(overrides)]
+    firsts = [values[0] for values in options]
+    return [firsts] + [[*firsts[:i], value, *firsts[i + 1:]]
+                       for i, values in enumerate(options) for value in values[1:]]
+
+
+def mistyped_overrides(config_name: str, overrides: list[str]) -> list[str]:
+    """`key=value: why` for each value in `overrides` whose type differs from the value the
+    shipped config (`conf/<config_name>.yaml` with the same group choices) has there."""
+    config = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    choices = config.hydra.runtime.choices
+    parsed = OverridesParser.create().parse_overrides(overrides)
     values = [o for o in parsed if o.key_or_group not in choices and not o.is_delete()
               and not o.key_or_group.startswith("hydra.")]
     if not values:
         return []
-    groups = [o.input_line for o in parsed if o.key_or_group in choices]
-    shipped = compose(config_name=hydra_cfg.job.config_name, overrides=groups)
+    shipped = compose(config_name=config_name,
+                      overrides=[o.input_line for o in parsed if o.key_or_group in choices])
     problems = []
     for o in values:
         key = o.key_or_group
