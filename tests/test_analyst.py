@@ -59,7 +59,8 @@ def output(store, seeds_dir, tmp_path_factory) -> Path:
     """The seed pages on one run date, then one more page on the next (a trend to draw)."""
     out = tmp_path_factory.mktemp("analyst_out") / "out"
     predict(store.make("predict", [f"input='{seeds_dir}'", f"output='{out}'",
-                                   "run_date=2024-11-07"]))
+                                   "run_date=2024-11-07",
+                                   "drift.min_articles=5"]))  # the five pages stand for a day
     later = tmp_path_factory.mktemp("later")
     (later / "budget.txt").write_text(
         "Parliament passes the budget\n\nLawmakers in Poland voted narrowly on the budget as "
@@ -222,6 +223,10 @@ def test_psi_is_zero_for_the_same_distribution_and_flags_a_shift():
     assert drift.compare(same, {**shifted, "segments": 5}, 0.25, 10)["status"].startswith(
         "too few")
     assert drift.compare(None, same, 0.25, 10)["status"].startswith("no reference")
+    one_page = {**shifted, "articles": 1}  # one long story is not a sample of the news
+    assert drift.compare(same, one_page, 0.25, 10, 20)["status"] == (
+        "too few articles (1 < min_articles=20)")
+    assert drift.compare(same, {**one_page, "articles": 20}, 0.25, 10, 20)["status"] == "drift"
 
 
 def test_a_run_unlike_the_training_data_is_flagged_in_its_record_and_in_mlflow(store, output):
@@ -277,12 +282,13 @@ def test_label_queue_picks_unsure_spread_segments_with_their_context(store, outp
 
 
 def test_label_queue_refuses_a_size_that_is_not_a_count(output, tmp_path):
-    for bad_n in ("abc", "0"):
+    for bad_n, code, message in (("abc", 2, "n=abc: n takes a whole number"),
+                                 ("0", 1, "n (N=) must be a whole number of segments, 1 or more")):
         result = cli("topicstance-label-queue", f"output='{output}'", f"n={bad_n}",
                      f"paths.experiments='{tmp_path}'")
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == code and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith(
-            "topicstance-label-queue: error: n (N=) must be a whole number of segments")
+            f"topicstance-label-queue: error: {message}")
 
 
 def test_corrected_rows_are_merged_bad_ones_named_and_the_next_training_uses_them(

@@ -306,8 +306,11 @@ def test_exit_codes_and_one_line_errors(store, tmp_path, seeds_dir):
     (junk / "doc.pdf").write_bytes(b"%PDF-1.4")
     assert cli(store, junk, tmp_path / "q").returncode == 3  # done, something quarantined
 
+    empty = tmp_path / "empty"
+    empty.mkdir()
     cases = {
         "missing input": (cli(store, tmp_path / "nowhere", tmp_path / "o1"), "input not found"),
+        "empty input": (cli(store, empty, tmp_path / "o4"), "holds no files; nothing to label"),
         "read-only output": (cli(store, seeds_dir, "/sys/topicstance-out"), "cannot write to"),
         "output under a file": (cli(store, seeds_dir, tmp_path / "ok" / ".lock" / "o"),
                                 "is a file, not a folder"),
@@ -320,7 +323,7 @@ def test_exit_codes_and_one_line_errors(store, tmp_path, seeds_dir):
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("topicstance-predict: error:") and message in last, (name, last)
         assert "Traceback" not in result.stderr, name
-    for folder in ("o1", "o2", "o3"):
+    for folder in ("o1", "o2", "o3", "o4"):
         assert not (tmp_path / folder).exists(), f"{folder}: partial output left behind"
 
 

@@ -70,13 +70,18 @@ def psi(expected, actual) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def compare(reference: dict | None, run: dict, threshold: float, min_segments: int) -> dict:
+def compare(reference: dict | None, run: dict, threshold: float, min_segments: int,
+            min_articles: int = 0) -> dict:
     """PSI per distribution and the flags past `threshold`. No reference (a model trained
-    without a dev split) or too few segments to say anything: no figures, and the reason."""
+    without a dev split) or too few segments or articles to say anything: no figures, and the
+    reason. The articles count because one story's segments share its topic and side: a single
+    long page is not a sample of the news however many segments it has."""
     if not reference:
         return {"status": "no reference: the model carries no training distribution"}
     if run["segments"] < min_segments:
         return {"status": f"too few segments ({run['segments']} < min_segments={min_segments})"}
+    if run.get("articles", min_articles) < min_articles:
+        return {"status": f"too few articles ({run['articles']} < min_articles={min_articles})"}
     names = ("topics", "stances")
     figures = {name: psi([reference[name].get(k, 0) for k in reference[name]],
                          [run[name].get(k, 0) for k in reference[name]]) for name in names}
@@ -92,12 +97,14 @@ def compare(reference: dict | None, run: dict, threshold: float, min_segments: i
 
 def check_run(output: Path, run_id: str, taxonomy: dict, reference: dict | None, cfg) -> dict:
     """Compare the rows run `run_id` committed to `output` with the model's reference."""
-    columns = ["topics", "stance", "stance_score", *(f"score_{t}" for t in taxonomy["topics"])]
+    columns = ["article_id", "topics", "stance", "stance_score",
+               *(f"score_{t}" for t in taxonomy["topics"])]
     rows = read_segments(output, columns=columns, filters=[("run_id", "=", run_id)])
     if rows.empty:
         rows = pd.DataFrame(columns=columns)
-    result = compare(reference, summary_of_rows(rows, taxonomy), float(cfg.threshold),
-                     int(cfg.min_segments))
+    run = {**summary_of_rows(rows, taxonomy), "articles": int(rows["article_id"].nunique())}
+    result = compare(reference, run, float(cfg.threshold), int(cfg.min_segments),
+                     int(cfg.min_articles))
     if result.get("flags"):
         log.warning("drift: %s; this input is unlike the model's training data (README, "
                     "\"Drift warnings\")", "; ".join(result["flags"]))

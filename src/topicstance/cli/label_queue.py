@@ -12,7 +12,7 @@ def main(cfg) -> None:
     from topicstance.label_queue import LabelQueueError, build_queue
 
     labeled = [*cfg.data.labeled, *(cfg.data.get("heldout") or [])]
-    if isinstance(cfg.n, bool) or not isinstance(cfg.n, int) or cfg.n < 1:
+    if cfg.n < 1:  # its type is checked with every override (topicstance.config)
         print(f"topicstance-label-queue: error: n (N=) must be a whole number of segments, 1 or "
               f"more; got {cfg.n!r}", file=sys.stderr)
         sys.exit(1)

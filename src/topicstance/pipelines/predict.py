@@ -87,6 +87,8 @@ def _locked_run(cfg, input_path: Path, output: Output, model_uri: str, started: 
         log.info("removed %d leftover temporary files", recovered["temporary_files_removed"])
     state = output.state()
     files = list_files(input_path, exclude=output.root)
+    if not files:  # a scrape that delivered nothing is a failure to look into, not a quiet day
+        raise PredictError(f"input folder {input_path} holds no files; nothing to label")
     counts = Counts(files_seen=len(files))
     todo = []
     for file in files:
