@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install validate-data train predict evaluate compare bench ui test lint clean
+.PHONY: help install validate-data check-data train predict evaluate compare bench ui test lint clean
 .PHONY: sweep leaderboard promote cv
 .PHONY: server serve
 .PHONY: report label-queue import-labels browser
@@ -31,7 +31,10 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 validate-data: $(STAMP) ## Check every labeled file (schema, taxonomy, duplicates, counts)
 	$(BIN)/topicstance-validate-data
 
-train: validate-data ## Train (default model) and log to MLflow; overrides: ARGS="model=tfidf_linear model.C=4"
+check-data: $(STAMP)  # the same checks before a training job: problems and one summary line
+	@$(BIN)/topicstance-validate-data quiet=true
+
+train: check-data ## Train (default model) and log to MLflow; overrides: ARGS="model=tfidf_linear model.C=4"
 	$(BIN)/topicstance-train $(ARGS)
 
 predict: $(STAMP) ## Classify raw pages: INPUT=<file or folder> OUTPUT=<folder> [MODEL=<uri>]
@@ -42,13 +45,13 @@ evaluate: $(STAMP) ## Score the champion (or MODEL=<uri>) on DATA=<labeled jsonl
 	@[ -n "$(DATA)" ] || { echo "usage: make evaluate DATA=<labeled jsonl> [MODEL=<uri>]"; exit 2; }
 	$(BIN)/topicstance-evaluate 'data_file="$(DATA)"' $(if $(MODEL),'model_uri="$(MODEL)"') $(ARGS)
 
-compare: validate-data ## The compare_models sweep: every family and the ablation rows without the seeds, under one parent run; prints the tables
+compare: check-data ## The compare_models sweep: every family and the ablation rows without the seeds, under one parent run; prints the tables
 	$(BIN)/topicstance-train +experiment=compare_models $(ARGS)
 
-cv: validate-data ## Outlet-grouped cross-validation of a configuration over the coverage training part (folds x `make train`): ARGS="model=tfidf_linear"
+cv: check-data ## Outlet-grouped cross-validation of a configuration over the coverage training part (folds x `make train`): ARGS="model=tfidf_linear"
 	$(BIN)/topicstance-cv $(ARGS)
 
-sweep: validate-data ## A Hydra multirun under one MLflow parent run: ARGS="+experiment=tfidf_grid" or ARGS="--multirun model.C=1,4"
+sweep: check-data ## A Hydra multirun under one MLflow parent run: ARGS="+experiment=tfidf_grid" or ARGS="--multirun model.C=1,4"
 	@[ -n "$(ARGS)" ] || { echo 'usage: make sweep ARGS="+experiment=compare_models" (or tfidf_grid, or --multirun <key>=<a>,<b>)'; exit 2; }
 	$(BIN)/topicstance-train $(ARGS)
 
@@ -62,6 +65,9 @@ promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [
 bench: $(STAMP) ## Speed, memory, scale of every model and the whole job vs the naive baseline and the CPU's roofline -> benchmarks/results/, BENCHMARKS.md; QUICK=1: a couple of minutes; MODEL=<fine-tuned uri> to skip training one
 	$(BIN)/python -m benchmarks $(if $(QUICK),budget=quick) $(if $(MODEL),'finetune.model_uri="$(MODEL)"') $(ARGS)
 
+# MLflow 3.17's servers import a Starlette module Starlette now marks deprecated: four warnings
+# at every start that are not the user's to act on.
+ui server: export PYTHONWARNINGS := ignore:starlette.middleware.wsgi is deprecated
 ui: $(STAMP) ## MLflow UI on the embedded store: http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/experiments/mlflow.db --host 127.0.0.1 --port 5000
 

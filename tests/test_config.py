@@ -187,6 +187,7 @@ def test_overrides_of_the_wrong_type_are_named():
                               "model.learning_rate=1e-5", "run_name=2024",
                               "seed=${registry.min_shared_dev_segments}"]) == []
     assert problems("train", ["+experiment=fast_baseline", "model.C=2"]) == []
+    assert problems("predict", [*REQUIRED["predict"], "min_free_mb=1e12"]) == []  # whole
     assert problems("train", ["model=minilm_finetune", "model.max_epochs=two"]) == [
         "model.max_epochs=two: model.max_epochs takes a whole number (the shipped config has 3)"]
     assert problems("predict", [*REQUIRED["predict"], "limits.min_english_share=x"]) == [
@@ -198,13 +199,16 @@ def test_a_sweep_is_checked_value_by_value_without_the_whole_grid():
     assert sweep_samples(["model=a,b", "model.C=1,2,3", "seed=5"]) == [
         ["model=a", "model.C=1", "seed=5"], ["model=b", "model.C=1", "seed=5"],
         ["model=a", "model.C=2", "seed=5"], ["model=a", "model.C=3", "seed=5"]]
+    # a preset's range first, then the command line's value for the same key: that one counts
+    assert sweep_samples(["model.C=1,4", "seed=5", "model.C=abc"]) == [["model.C=abc", "seed=5"]]
 
 
-@pytest.mark.parametrize("sweep", [False, True], ids=["run", "multirun"])
-def test_a_mistyped_value_stops_the_job_in_one_line_before_any_work(tmp_path, sweep):
+@pytest.mark.parametrize("args", [["model.C=abc"], ["--multirun", "model.C=1,abc"],
+                                  ["+experiment=tfidf_grid", "model.C=abc"]],
+                         ids=["run", "multirun", "sweep-preset"])
+def test_a_mistyped_value_stops_the_job_in_one_line_before_any_work(tmp_path, args):
     """A real `topicstance-train`: the type error comes first (the data file does not exist);
     in a sweep, before its first job (the good value comes first) and its parent run."""
-    args = ["--multirun", "model.C=1,abc"] if sweep else ["model.C=abc"]
     result = subprocess.run(
         [str(Path(sys.executable).parent / "topicstance-train"), *args,
          f"paths.experiments='{tmp_path}'", f"tracking.uri='sqlite:///{tmp_path}/mlflow.db'",

@@ -157,7 +157,7 @@ def test_evaluate_sets_invalid_labels_aside(store, tmp_path, caplog):
 
 def test_evaluate_refuses_a_file_with_no_valid_record(store, tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "x", "text": "t"}])
-    with pytest.raises(ValueError, match=f"no valid labeled records in {bad} \\({bad}:1: "):
+    with pytest.raises(ValueError, match=f"no valid labeled records in {bad}: {bad}:1: "):
         evaluate_model(store.make("evaluate", [f"data_file='{bad}'"]))
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import RAW_DIR, SEEDS_FILE, clean_subprocess_env, new_store, read_jsonl, write_jsonl
 from topicstance.outputs import read_articles, read_segments
-from topicstance.pipelines.predict import predict
+from topicstance.pipelines.predict import PredictError, predict
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -228,10 +228,12 @@ def test_parts_are_bounded_by_batch_segments(store, tmp_path, seeds_dir):
     assert_exactly_once(out, article_ids_of_seeds())
 
 
-def test_empty_input_folder(store, tmp_path):
+def test_an_empty_input_folder_is_a_failure_not_a_quiet_day(store, tmp_path):
+    """A scrape that delivered nothing must reach whoever watches the schedule (exit 1)."""
     (tmp_path / "in").mkdir()
-    record = run_predict(store, tmp_path / "in", tmp_path / "out")
-    assert record["files_seen"] == 0 and record["segments"] == 0 and not parts(tmp_path / "out")
+    with pytest.raises(PredictError, match="holds no files; nothing to label"):
+        run_predict(store, tmp_path / "in", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # no output folder, no empty report
 
 
 # ---- junk -----------------------------------------------------------------------------------

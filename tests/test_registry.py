@@ -77,6 +77,12 @@ def test_leaderboard_ranks_by_the_metric(store):
     markdown = render(frame, "markdown").splitlines()
     assert markdown[0].startswith("| rank | run_id |") and len(markdown) == 2 + len(frame)
 
+    with pytest.raises(LookupError, match=r"no training run logged the metric 'dev/nope'.*"
+                                          r"dev/mean_macro_f1"):
+        leaderboard(store.make("leaderboard", ["metric=dev/nope"]))
+    with pytest.raises(LookupError, match="no sweep yet in experiment"):  # no sweep in this store
+        leaderboard(store.make("leaderboard", ["sweep=latest"]))
+
 
 def test_automatic_rule_keeps_the_champion_across_taxonomies(store):
     # v4 beats the champion (v2) on dev but follows another taxonomy: the alias stayed.
@@ -152,6 +158,7 @@ def test_train_and_evaluate_fail_in_one_line_without_their_dependencies(store, t
             assert "Traceback" not in result.stderr, (script, result.stderr[-2000:])
             error = result.stderr[result.stderr.find(f"{script}: error: "):]
             assert error.startswith(script) and message in error, (script, result.stderr[-2000:])
+            assert "set aside" not in result.stderr  # the one error line says it all
 
 
 def test_a_champion_from_another_dev_split_is_compared_on_rows_neither_trained_on(

@@ -44,7 +44,10 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
                 f"http://127.0.0.1:{port}/invocations", data=blank,
                 headers={"Content-Type": "application/json"}), timeout=60)
         assert refused.value.code == 400
-        assert "'text' is missing or empty in row(s) 1 of 2" in refused.value.read().decode()
+        reply = json.loads(refused.value.read())
+        assert reply["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "'text' is missing or empty in row(s) 1 of 2" in reply["message"]
+        assert "stack_trace" not in reply
 
     tracking.configure(store.make("predict", ["input=x", "output=y"]).tracking)
     uri = tracking.resolve_model_uri("models:/topicstance@champion")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_subprocess_env, write_jsonl
+from conftest import clean_subprocess_env, read_jsonl, write_jsonl
 from topicstance.pipelines.validate_data import validate_data
 
 BIN = Path(sys.executable).parent
@@ -146,6 +146,20 @@ def test_cli_exits_zero_on_a_clean_corpus(corpus_files, tmp_path):
     result = run_cli(tmp_path, labeled_override(seeds))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "all labeled files are valid" in result.stdout
+
+    quiet = run_cli(tmp_path, labeled_override(seeds), "quiet=true")  # as make train runs it
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stdout.strip().splitlines() == [
+        (f"labeled data valid: {len(read_jsonl(seeds))} segments in "
+        f"{len({r['article_id'] for r in read_jsonl(seeds)})} articles (counts per file: make "
+        "validate-data)")]
+
+
+def test_quiet_cli_still_names_every_problem(corpus_files, tmp_path):
+    seeds, syn = corpus_files
+    result = run_cli(tmp_path, labeled_override(seeds, syn), "quiet=true")
+    assert result.returncode == 1 and f"{syn}:6: near-duplicate of {syn}:2" in result.stderr
+    assert "segments in" not in result.stdout
 
 
 # ---- coverage provenance --------------------------------------------------------------------

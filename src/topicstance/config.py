@@ -40,8 +40,9 @@ class OverrideTypeCheck(Callback):
     every swept key before its first job starts."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        # a preset's swept keys first: a key given on the command line replaces its range
         params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-        for job in sweep_samples([*config.hydra.overrides.task, *params]):
+        for job in sweep_samples([*params, *config.hydra.overrides.task]):
             _stop_if_mistyped(config, job)
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
@@ -59,9 +60,10 @@ def _stop_if_mistyped(config: DictConfig, overrides: list[str]) -> None:
 def sweep_samples(overrides: list[str]) -> list[list[str]]:
     """Jobs' override lists that between them hold every value of every swept key (each with the
     other keys' first values): enough to check types without composing the whole grid."""
-    options = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+    by_key = {o.get_key_element(): o for o in OverridesParser.create().parse_overrides(overrides)}
+    options = [[f"{key}={v}" for v in o.sweep_string_iterator()]
                if o.is_sweep_override() and o.is_discrete_sweep() else [o.input_line]
-               for o in OverridesParser.create().parse_overrides(overrides)]
+               for key, o in by_key.items()]  # a key given twice: the later one, as Hydra does
     firsts = [values[0] for values in options]
     return [firsts] + [[*firsts[:i], value, *firsts[i + 1:]]
                        for i, values in enumerate(options) for value in values[1:]]
@@ -107,6 +109,7 @@ def _expected_type(old) -> str | None:
 def _fits(new, old) -> bool:
     if isinstance(old, bool):
         return isinstance(new, bool)
-    if isinstance(old, int):
-        return isinstance(new, int) and not isinstance(new, bool)
+    if isinstance(old, int):  # 1e12 is a whole number too (Hydra reads it as a float)
+        return (isinstance(new, int) and not isinstance(new, bool)
+                or isinstance(new, float) and new.is_integer())
     return isinstance(new, int | float) and not isinstance(new, bool)

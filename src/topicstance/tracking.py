@@ -439,8 +439,9 @@ def latest_parent_run(sweep_name: str | None, experiment: str) -> str:
                               order_by=["attributes.start_time DESC"], max_results=1,
                               output_format="list")
     if not runs:
-        raise LookupError(f"no sweep {sweep_name or ''!r} in experiment {experiment!r} (tracking URI: "
-                          f"{mlflow.get_tracking_uri()}); run it first")
+        which = f"no sweep {sweep_name!r}" if sweep_name else "no sweep yet"
+        raise LookupError(f"{which} in experiment {experiment!r} (tracking URI: "
+                          f"{mlflow.get_tracking_uri()}); run one first (make sweep)")
     return runs[0].info.run_id
 
 

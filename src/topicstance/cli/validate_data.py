@@ -19,7 +19,7 @@ def main(cfg) -> None:
     from topicstance.pipelines.validate_data import validate_data
 
     problems, report = validate_data(cfg)
-    for name, counts in report.items():
+    for name, counts in report.items() if not cfg.quiet else ():
         if name.endswith("provenance"):
             print(f"\n{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         else:
@@ -29,7 +29,11 @@ def main(cfg) -> None:
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         sys.exit(1)
-    print("\nall labeled files are valid")
+    if cfg.quiet:
+        print(f"labeled data valid: {report['all']['segments']} segments in "
+              f"{report['all']['articles']} articles (counts per file: make validate-data)")
+    else:
+        print("\nall labeled files are valid")
 
 
 if __name__ == "__main__":

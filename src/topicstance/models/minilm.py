@@ -72,9 +72,10 @@ class _EncoderModel(TopicStanceModel):
         self.device, self.device_reason = choose_device(self.params.get("device", "auto"))
         self.set_precision(self.params.get("precision", "fp32"))
 
-    def set_precision(self, precision: str) -> None:
+    def set_precision(self, precision: str, why: str | None = None) -> None:
         """`auto` (see `topicstance.hardware`) is resolved here, when the model is built or
-        loaded, so a model trained on one CPU runs at the right precision on another."""
+        loaded, so a model trained on one CPU runs at the right precision on another. `why`
+        names a caller that sets one for a moment (the int8 check) in the log line."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         if self.params.get("cpu_attention", "lane_padded") not in CPU_ATTENTIONS:
@@ -84,6 +85,7 @@ class _EncoderModel(TopicStanceModel):
         self.params["precision"], self._inference_copy = precision, None
         self.precision, self.precision_reason = choose_precision(
             precision, self.params.get("int8_check"), self.device)
+        self.precision_reason = why or self.precision_reason
         log.info("%s inference on %s (%s), precision %s (%s)", self.family, self.device,
                  self.device_reason, self.precision, self.precision_reason)
 
@@ -98,7 +100,7 @@ class _EncoderModel(TopicStanceModel):
         where it lost at most `int8_tolerance`."""
         requested, scores = self.params["precision"], {}
         for precision in ("fp32", "int8"):
-            self.set_precision(precision)
+            self.set_precision(precision, why=f"for the int8 check on dev; then {requested}")
             predicted = self.predict_frame(dev.texts, dev.contexts, dev.article_ids)
             scores[precision] = round(
                 compute_metrics(*paired(self.taxonomy, dev, predicted))["mean_macro_f1"], 4)

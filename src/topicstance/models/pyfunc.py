@@ -10,6 +10,8 @@ scores per text.
 """
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 from topicstance.models.base import context as article_context
@@ -27,9 +29,12 @@ class TopicStancePyfunc(PythonModel):
         blank = texts.isna() | texts.astype(str).str.strip().eq("")
         if blank.any():  # else a null would be read as the word "None" and given labels
             rows = [i for i, b in enumerate(blank) if b]
-            raise ValueError(f"'text' is missing or empty in row(s) {', '.join(map(str, rows[:10]))}"
-                             f"{' ...' if len(rows) > 10 else ''} of {len(texts)}: every row needs "
-                             "the segment's text")
+            # An MlflowException, so that the scoring server answers 400 with this message
+            # (any other exception becomes its generic "unexpected error", the reason in a trace)
+            raise MlflowException(
+                f"'text' is missing or empty in row(s) {', '.join(map(str, rows[:10]))}"
+                f"{' ...' if len(rows) > 10 else ''} of {len(texts)}: every row needs the "
+                "segment's text", error_code=INVALID_PARAMETER_VALUE)
         texts = texts.astype(str).tolist()
         contexts = None
         if {"headline", "previous"} & set(model_input.columns):

@@ -20,11 +20,12 @@ def evaluate_model(cfg: DictConfig) -> dict:
     taxonomy = Taxonomy.from_config(cfg.labels)
     data_file = Path(cfg.data_file).expanduser().resolve()
     rows, rejected = corpus.load([data_file], taxonomy)
+    if len(rows) == 0:  # one line, not one per line of what is likely the wrong file
+        first = f": {rejected[0]}" if rejected else ""
+        more = f" (and {len(rejected) - 1} more lines)" if len(rejected) > 1 else ""
+        raise DataError(f"no valid labeled records in {data_file}{first}{more}")
     for r in rejected:
         log.warning("set aside %s", r)
-    if len(rows) == 0:
-        first = f" ({rejected[0]})" if rejected else ""
-        raise DataError(f"no valid labeled records in {data_file}{first}")
     tracking.configure(cfg.tracking)
     model_uri = tracking.resolve_model_uri(cfg.model_uri)
     with tracking.run("evaluate", cfg.get("run_name"), {"model_uri": model_uri,

@@ -28,6 +28,11 @@ def leaderboard(cfg: DictConfig) -> pd.DataFrame:
         row["train_digest"] = tracking.dataset_digest(run, "training")
         row["git_commit"] = (run.data.tags.get("git_commit") or "")[:10] or None
         rows.append(row)
+    if runs and not any(cfg.metric in r.data.metrics for r in runs):
+        logged = sorted({m for r in runs for m in r.data.metrics if "/" in m
+                         and m.split("/")[0] in ("dev", "heldout")})
+        raise LookupError(f"no training run logged the metric {cfg.metric!r} (METRIC=); "
+                          f"for example: {', '.join(logged[:6])}")
     frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["run_id", cfg.metric])
     frame = frame.sort_values(cfg.metric, ascending=bool(cfg.ascending), na_position="last",
                               kind="stable").head(int(cfg.limit)).reset_index(drop=True)
