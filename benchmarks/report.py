@@ -227,6 +227,13 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                   for r in e2e["scale"]]
     out += _table(["segments", "wall s", "seg/s", "ms/segment", "peak RSS MB", "x naive"],
                   scale_rows)
+    repeated = [r for r in e2e["scale"] if r.get("runs", 1) > 1]
+    if repeated:
+        out += [("Each size below the largest is the fastest of its runs (a small run is mostly "
+                 "the job's start-up, which varies): " + "; ".join(
+                     f"{_f(r['segments'])} segments: " + ", ".join(
+                         f"{_f(w, 2)}" for w in r["wall_seconds_of_runs"]) + " s"
+                     for r in repeated) + "."), ""]
     if e2e.get("minilm_finetune"):
         r = e2e["minilm_finetune"]
         out += [(f"With the fine-tuned model (`{r['inference'].get('precision', '?')}`, "

@@ -100,7 +100,8 @@ def run(cfg, model_cfgs: dict) -> dict:
     # finds the previous day's (the fit, ~10 s, is paid once, not in the 1k row).
     furniture_cache = cfg.segmenter.furniture_model.cache_dir
     result["end_to_end"] = {"model": cfg.default_model, "scale": endtoend.scale(
-        workdir, seed_pages, per_copy, cfg.scale_sizes, default_uri, experiments, furniture_cache)}
+        workdir, seed_pages, per_copy, cfg.scale_sizes, default_uri, experiments, furniture_cache,
+        int(cfg.scale_best_of))}
     if finetuned is not None and cfg.finetune_e2e_segments:
         uri = endtoend.register(finetuned, "minilm_finetune", data.speed_texts[:5])
         result["end_to_end"]["minilm_finetune"] = endtoend.scale(

@@ -13,7 +13,7 @@ from topicstance import hardware
 TINY = ["budget=quick", "families=[tfidf_linear,tfidf_gated,minilm_finetune]",
         "default_model=tfidf_gated",
         "train_segments=200", "finetune.train_segments=16", "speed_segments=16",
-        "metric_segments=20", "naive_segments=4", "scale_sizes=[100]",
+        "metric_segments=20", "naive_segments=4", "scale_sizes=[100,400]", "scale_best_of=2",
         "finetune_e2e_segments=null", "roofline_seconds=0.05", "latency_batch=8"]
 ROW_KEYS = {"model", "family", "precision", "backend", "segments_per_second", "x_naive",
             "latency_ms_p50", "latency_ms_p95", "dev/topic_macro_f1", "seeds/stance_macro_f1",
@@ -52,8 +52,11 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     for kind in ("plain_text", "html", "plain_text_patterns_only"):
         assert result["segmenting"][kind]["articles"] > 0
         assert result["segmenting"][kind]["segments"] > 0
-    (job,) = result["end_to_end"]["scale"]
-    assert job["segments"] > 0 and job["peak_rss_mb"] > 0
+    small, job = result["end_to_end"]["scale"]
+    assert job["segments"] > small["segments"] > 0 and job["peak_rss_mb"] > 0
+    # a size below the largest: the fastest of its runs; the largest runs once
+    assert small["runs"] == 2 and small["wall_seconds"] == min(small["wall_seconds_of_runs"])
+    assert job["runs"] == 1
     assert 0 < result["roofline"]["gflop_per_segment"] < 10
     assert set(result["roofline"]["peak_gflops"]) == {"fp32", "bf16", "int8"}
     for shares in result["roofline"]["time_shares"].values():  # every second of a pass placed

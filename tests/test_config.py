@@ -188,6 +188,7 @@ def test_overrides_of_the_wrong_type_are_named():
                               "seed=${registry.min_shared_dev_segments}"]) == []
     assert problems("train", ["+experiment=fast_baseline", "model.C=2"]) == []
     assert problems("predict", [*REQUIRED["predict"], "min_free_mb=1e12"]) == []  # whole
+    assert problems("bench", ["finetune_e2e_segments=null"]) == []  # null: skip that row
     assert problems("train", ["model=minilm_finetune", "model.max_epochs=two"]) == [
         "model.max_epochs=two: model.max_epochs takes a whole number (the shipped config has 3)"]
     assert problems("predict", [*REQUIRED["predict"], "limits.min_english_share=x"]) == [

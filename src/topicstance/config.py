@@ -107,6 +107,8 @@ def _expected_type(old) -> str | None:
 
 
 def _fits(new, old) -> bool:
+    if new is None:  # null is how the shipped configs say "off" or "none" (e.g. a size to skip)
+        return True
     if isinstance(old, bool):
         return isinstance(new, bool)
     if isinstance(old, int):  # 1e12 is a whole number too (Hydra reads it as a float)
