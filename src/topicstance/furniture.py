@@ -64,11 +64,6 @@ class FurnitureDetector:
         self.combiner.fit(np.column_stack([text_score, shapes, neighbours]), y)
         return self
 
-    def furniture(self, pages: list[list[str]]) -> list[list[bool]]:
-        """For each line of each page (stripped, its whitespace runs made single spaces), whether
-        it is furniture: its score (`scores`) reaches the threshold."""
-        return [[score >= self.threshold for score in page] for page in self.scores(pages)]
-
     def scores(self, pages: list[list[str]]) -> list[list[float]]:
         """For each line of each page, the probability that it is furniture; 0 for a line never
         judged (longer than `max_words` words) and for every line of a text of fewer than

@@ -111,12 +111,9 @@ class Segmenter:
 
     # ---- articles -> segments ----------------------------------------------------------------
 
-    def segment_article(self, article: Article) -> list[Segment]:
-        return self.segment_articles([article])[0]
-
     def segment_articles(self, articles: list[Article]) -> list[list[Segment]]:
         """Each article's segments. The learned furniture detector judges all their lines in one
-        call (see `FurnitureDetector.furniture`): pass many articles at once where you can."""
+        call (see `FurnitureDetector.scores`): pass many articles at once where you can."""
         lines = [self._lines_of(a) for a in articles]
         judged = [[] if a.ready_cut else [normalized for *_, normalized in article]
                   for a, article in zip(articles, lines)]
@@ -275,8 +272,8 @@ class Segmenter:
 
 def _lower_case_pattern(pattern: str) -> re.Pattern:
     """A boilerplate pattern, matched against the line in lower case: re keeps a case-sensitive
-    pattern's literal-prefix scan, and the 36 default patterns run three times faster than with
-    IGNORECASE. A capital outside an escape (`\\S`, `\\W`) could never match, so it is refused."""
+    pattern's literal-prefix scan, and the default patterns ran three times faster than with
+    IGNORECASE (measured when there were 36). A capital outside an escape (`\\S`, `\\W`) could never match, so it is refused."""
     if any(char.isupper() for char in re.sub(r"\\.", "", pattern)):
         raise ValueError(f"segmenter.boilerplate: {pattern!r} has capitals, but lines are matched "
                          "in lower case: write it in lower case")

@@ -32,7 +32,7 @@ from topicstance.segment import Segmenter
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED, EXIT_LOCKED = 0, 1, 3, 75
+EXIT_FAILED, EXIT_QUARANTINED, EXIT_LOCKED = 1, 3, 75  # 0: done, nothing quarantined
 
 
 class PredictError(RuntimeError):
