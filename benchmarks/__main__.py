@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks import report, suite
-from topicstance.config import CONF_DIR, mistyped_overrides
+from topicstance.config import CONF_DIR, mistyped_overrides, unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def keep_earlier_run(path: Path) -> Path | None:
 
 def main(overrides: list[str]) -> Path:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        problems = mistyped_overrides("bench", overrides)
+        problems = unknown_keys("bench", overrides) or mistyped_overrides("bench", overrides)
         if problems:
             raise ValueError("; ".join(problems))
         cfg = compose("bench", overrides)

@@ -12,7 +12,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TOP_LEVEL_CONFIGS, clean_subprocess_env, compose_config, config_defaults
-from topicstance.config import CONF_DIR, PROJECT_ROOT, mistyped_overrides, sweep_samples
+from topicstance.config import (CONF_DIR, PROJECT_ROOT, mistyped_overrides, sweep_samples,
+                                unknown_keys)
 from topicstance.engines import ENGINES
 from topicstance.labels import Taxonomy
 from topicstance.models import FAMILIES
@@ -202,6 +203,42 @@ def test_a_sweep_is_checked_value_by_value_without_the_whole_grid():
         ["model=a", "model.C=2", "seed=5"], ["model=a", "model.C=3", "seed=5"]]
     # a preset's range first, then the command line's value for the same key: that one counts
     assert sweep_samples(["model.C=1,4", "seed=5", "model.C=abc"]) == [["model.C=abc", "seed=5"]]
+
+
+def test_misspelt_keys_are_named_with_the_nearest_key():
+    def problems(name, overrides):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return unknown_keys(name, overrides)
+
+    assert problems("train", ["modle.C=4", "model.article_stage.fold=2", "sed=3"]) == [
+        "modle.C=4: the train config has no key modle.C; did you mean model.C?",
+        ("model.article_stage.fold=2: the train config has no key model.article_stage.fold; "
+         "did you mean model.article_stage.folds?"),
+        "sed=3: the train config has no key sed; did you mean seed?"]
+    # keys of the group option chosen (a sweep: its first), added or deleted keys, Hydra's own,
+    # a list's items, and required values (`???`) are all known
+    assert problems("train", ["model=minilm_finetune", "model.max_epochs=1", "+model.extra=1",
+                              "~model.gate", "hydra.job.chdir=false", "data.labeled.0=x.jsonl"]) == []
+    assert problems("train", ["model.stance_offsets={reference: neutral}"]) == []
+    assert problems("train", ["model=minilm_finetune,tfidf_linear", "model.max_epochs=1,2"]) == []
+    assert problems("train", ["+experiment=tfidf_grid", "model.C=2"]) == []
+    assert problems("predict", REQUIRED["predict"]) == []
+    assert problems("train", ["model=minilm_finetune", "model.C=4"])[0].startswith(
+        "model.C=4: the train config has no key model.C")  # that family has no C
+    assert problems("train", ["model=tfidf", "modle.C=4"]) == []  # Hydra lists the options
+
+
+def test_a_misspelt_key_stops_the_job_in_one_line(tmp_path):
+    """A real `topicstance-predict`: one line naming the key it meant, not Hydra's four lines
+    suggesting `+inptu=...` (which would add a key nothing reads)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "topicstance-predict"), f"inptu={tmp_path}/in",
+         f"output={tmp_path}/out", f"paths.experiments='{tmp_path}'"],
+        env=clean_subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        f"topicstance-predict: error: inptu={tmp_path}/in: the predict config has no key inptu; "
+        "did you mean input?"]
 
 
 @pytest.mark.parametrize("args", [["model.C=abc"], ["--multirun", "model.C=1,abc"],

@@ -1,11 +1,13 @@
 """Where the project's configuration lives, and the resolvers its YAML uses."""
 
+import difflib
 import os
 import sys
 from pathlib import Path
 
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -94,6 +96,55 @@ def mistyped_overrides(config_name: str, overrides: list[str]) -> list[str]:
             problems.append(f"{o.input_line}: {key} takes {expected} (the shipped config has "
                             f"{old!r})")
     return problems
+
+
+def unknown_keys(config_name: str, overrides: list[str]) -> list[str]:
+    """`key=value: why` for each `key=value` in `overrides` whose key the config does not have
+    (with the given group choices), naming the nearest key it has. Hydra's own error for these
+    comes before any callback, in four lines, and suggests `+key=value`, which would add a key
+    nothing reads; a misspelt group option keeps Hydra's error, which lists the options."""
+    parser = OverridesParser.create()
+    job = parser.parse_overrides(sweep_samples(overrides)[0])  # a sweep: its first values
+    choices = [o for o in job if (CONF_DIR / o.key_or_group).is_dir()]
+    values = [o for o in job if o not in choices and not (o.is_add() or o.is_force_add()
+                                                           or o.is_delete())
+              and o.key_or_group.replace("/", ".").split(".")[0] != "hydra"]
+    if not values:
+        return []
+    try:
+        config = compose(config_name=config_name, overrides=[o.input_line for o in choices])
+    except HydraException:  # a bad group option: Hydra's error names the options
+        return []
+    tree = OmegaConf.to_container(config, resolve=False)
+    problems = []
+    for o in values:
+        if not _has_path(tree, o.key_or_group.split(".")):
+            near = difflib.get_close_matches(o.key_or_group, _paths(tree), n=1)
+            problems.append(f"{o.input_line}: the {config_name} config has no key "
+                            f"{o.key_or_group}" + (f"; did you mean {near[0]}?" if near else ""))
+    return problems
+
+
+def _has_path(node, parts: list[str]) -> bool:
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _paths(node, prefix: str = "") -> list[str]:
+    """Every dotted key path under a plain dict (lists' items left out)."""
+    if not isinstance(node, dict):
+        return []
+    found = []
+    for key, child in node.items():
+        path = f"{prefix}{key}"
+        found += [path, *_paths(child, f"{path}.")]
+    return found
 
 
 def _expected_type(old) -> str | None:

@@ -1,9 +1,8 @@
-import hydra
 
-from topicstance.cli import CONFIG_PATH, one_line_errors
+from topicstance.cli import entry_point, one_line_errors
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="compare")
+@entry_point("compare")
 def main(cfg) -> None:
     from topicstance import tracking
     from topicstance.io import DataError

@@ -1,14 +1,12 @@
 import sys
 from pathlib import Path
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import entry_point
 
 EXIT_SOME_REFUSED = 3
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="import_labels")
+@entry_point("import_labels")
 def main(cfg) -> None:
     """Exit codes: 0 every row merged, 3 some rows refused (each named on stderr), 1 failed."""
     from topicstance.label_queue import LabelQueueError, import_labels

@@ -2,12 +2,10 @@ import json
 import sys
 from pathlib import Path
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import entry_point
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="label_queue")
+@entry_point("label_queue")
 def main(cfg) -> None:
     from topicstance.label_queue import LabelQueueError, build_queue
 

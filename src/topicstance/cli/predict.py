@@ -2,14 +2,12 @@ import json
 import logging
 import sys
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import entry_point
 
 log = logging.getLogger("topicstance.predict")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
+@entry_point("predict")
 def main(cfg) -> None:
     """Exit codes: 0 done, 3 done but some input was quarantined, 75 another run holds the
     output folder, 1 failed (a dependency or argument; one line on stderr says which)."""

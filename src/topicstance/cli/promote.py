@@ -1,11 +1,9 @@
 import json
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH, one_line_errors
+from topicstance.cli import entry_point, one_line_errors
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="promote")
+@entry_point("promote")
 def main(cfg) -> None:
     from topicstance import tracking
     from topicstance.pipelines.promote import promote

@@ -1,12 +1,10 @@
 import sys
 from pathlib import Path
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import entry_point
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="make_report")
+@entry_point("make_report")
 def main(cfg) -> None:
     from topicstance import batch_report
 

@@ -1,14 +1,12 @@
 import json
 import logging
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH, one_line_errors, run_job
+from topicstance.cli import entry_point, one_line_errors, run_job
 
 log = logging.getLogger("topicstance.train")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
+@entry_point("train")
 def main(cfg) -> float | None:
     from topicstance import tracking
     from topicstance.io import DataError

@@ -1,8 +1,6 @@
 import sys
 
-import hydra
-
-from topicstance.cli import CONFIG_PATH
+from topicstance.cli import entry_point
 
 
 def _print_counts(name: str, counts: dict) -> None:
@@ -14,7 +12,7 @@ def _print_counts(name: str, counts: dict) -> None:
         print(f"    {k:<40} {v}")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="validate_data")
+@entry_point("validate_data")
 def main(cfg) -> None:
     from topicstance.pipelines.validate_data import validate_data
 
