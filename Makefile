@@ -74,12 +74,19 @@ ui: $(STAMP) ## MLflow UI on the embedded store: http://127.0.0.1:5000
 # ---- beyond one machine: a shared tracking server, REST serving ---------------------------------
 server: PORT ?= 5001
 server: HOST ?= 127.0.0.1
-server: $(STAMP) ## Shared MLflow tracking server (sqlite + served artifacts under experiments/server/); PORT=5001 HOST=127.0.0.1
+server: LOOPBACK = $(filter 127.0.0.1 localhost,$(HOST))
+# Off loopback, MLflow answers only requests addressed to the names it is told (its guard against
+# DNS rebinding; by default localhost and private IPs): this machine's names and IPv4 addresses,
+# and the private ranges. ALLOWED_HOSTS='mlflow.example.org' (or '*') to set them yourself.
+server: TEAM_HOSTS = $(shell for h in localhost 127.0.0.1 $$(hostname) $$(hostname -f) $$(hostname -I | tr ' ' '\n' | grep -v :); do printf '%s,%s:*,' $$h $$h; done)10.*,192.168.*,172.*
+server: ALLOWED_HOSTS ?= $(if $(LOOPBACK),,$(TEAM_HOSTS))
+server: ADDRESS = $(if $(LOOPBACK),$(HOST),$(shell hostname -f))
+server: $(STAMP) ## Shared MLflow tracking server (sqlite + served artifacts under experiments/server/); PORT=5001 HOST=127.0.0.1 (0.0.0.0: the team; ALLOWED_HOSTS=names clients use)
 	@mkdir -p experiments/server/artifacts
-	@echo "MLflow tracking server; on each client: export MLFLOW_TRACKING_URI=http://$(HOST):$(PORT)"
+	@echo "MLflow tracking server; on each client: export MLFLOW_TRACKING_URI=http://$(ADDRESS):$(PORT)"
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/experiments/server/mlflow.db \
 		--artifacts-destination $(CURDIR)/experiments/server/artifacts --serve-artifacts \
-		--host $(HOST) --port $(PORT)
+		--host $(HOST) --port $(PORT) $(if $(ALLOWED_HOSTS),--allowed-hosts '$(ALLOWED_HOSTS)')
 
 serve: PORT ?= 5002
 serve: MODEL ?= models:/topicstance@champion

@@ -12,8 +12,13 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TOP_LEVEL_CONFIGS, clean_subprocess_env, compose_config, config_defaults
-from topicstance.config import (CONF_DIR, PROJECT_ROOT, mistyped_overrides, sweep_samples,
-                                unknown_keys)
+from topicstance.config import (
+    CONF_DIR,
+    PROJECT_ROOT,
+    mistyped_overrides,
+    sweep_samples,
+    unknown_keys,
+)
 from topicstance.engines import ENGINES
 from topicstance.labels import Taxonomy
 from topicstance.models import FAMILIES
@@ -237,8 +242,8 @@ def test_a_misspelt_key_stops_the_job_in_one_line(tmp_path):
         env=clean_subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [
-        f"topicstance-predict: error: inptu={tmp_path}/in: the predict config has no key inptu; "
-        "did you mean input?"]
+        (f"topicstance-predict: error: inptu={tmp_path}/in: the predict config has no key "
+         "inptu; did you mean input?")]
 
 
 @pytest.mark.parametrize("args", [["model.C=abc"], ["--multirun", "model.C=1,abc"],

@@ -6,8 +6,10 @@ it by its process id. The client's folder never holds a store or an artifact.
 """
 
 import json
+import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -77,3 +79,49 @@ def test_train_sweep_predict_evaluate_against_a_real_tracking_server(
 
         stop(proc)
         assert proc.returncode is not None and not answers(f"{uri}/health")
+
+
+def test_a_server_that_refuses_the_client_is_one_line(tmp_path, tiny_labeled_file):
+    """A server that answers /health but refuses the client's API calls (MLflow's DNS-rebinding
+    guard: a Host header it was not told) ends the job in one line, not a traceback."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    args = [str(BIN / "mlflow"), "server", "--backend-store-uri",
+            f"sqlite:///{tmp_path}/mlflow.db", "--host", "127.0.0.1", "--port", str(port),
+            "--allowed-hosts", "localhost:*"]  # not 127.0.0.1, the address the client uses
+    with running(args, f"{uri}/health", clean_subprocess_env(), tmp_path / "server.log"):
+        result = subprocess.run(
+            [str(BIN / "topicstance-evaluate"), f"data_file='{tiny_labeled_file}'",
+             "tracking=server", f"paths.experiments='{tmp_path}/client'"],
+            env={**clean_subprocess_env(), "MLFLOW_TRACKING_URI": uri}, capture_output=True,
+            text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"topicstance-evaluate: error: MLflow tracking server {uri} refused this client (HTTP 403")
+
+
+def test_make_server_for_the_team_answers_this_machines_name(tmp_path):
+    """`make server HOST=0.0.0.0` answers requests addressed to this machine's name (MLflow's
+    default answers only localhost and private IPs) and no other, and tells clients that name."""
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    args = ["make", "-C", str(tmp_path), "-f", str(root / "Makefile"), f"BIN={BIN}",
+            "-o", ".venv/.installed", "server", "HOST=0.0.0.0", f"PORT={port}"]
+    log = tmp_path / "server.log"
+    with running(args, f"http://127.0.0.1:{port}/health", clean_subprocess_env(), log):
+        def status(host: str) -> int:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
+                headers={"Host": f"{host}:{port}"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        assert status(socket.gethostname()) == 200
+        assert status("rebinding.example") == 403
+    banner = next(line for line in log.read_text().splitlines() if "MLFLOW_TRACKING_URI=" in line)
+    assert banner.endswith(f":{port}") and "0.0.0.0" not in banner  # an address clients can use
+    assert (tmp_path / "experiments" / "server" / "mlflow.db").is_file()  # not the checkout's

@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import warnings
 from contextlib import contextmanager
@@ -58,7 +59,11 @@ def configure(tracking_cfg) -> None:
     check_reachable(tracking_cfg.uri)
     mlflow.set_tracking_uri(tracking_cfg.uri)
     mlflow.set_registry_uri(tracking_cfg.uri)
-    if mlflow.get_experiment_by_name(tracking_cfg.experiment) is None:
+    try:
+        experiment = mlflow.get_experiment_by_name(tracking_cfg.experiment)
+    except MlflowException as e:  # a server that answers /health but refuses this client
+        raise TrackingUnavailable(_refused(tracking_cfg.uri, e)) from None
+    if experiment is None:
         # A server keeps artifacts where it serves them from; a local path would send every
         # client's artifacts to its own disk.
         location = None if _is_server(tracking_cfg.uri) else tracking_cfg.get("artifact_location")
@@ -83,6 +88,17 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     raise TrackingUnavailable(
         f"MLflow tracking server {uri} is unreachable ({problem}); start it (`make server`) or "
         f"point MLFLOW_TRACKING_URI at a running one")
+
+
+def _refused(uri: str, error: MlflowException) -> str:
+    """One line for an API call the server refused; a 403 is MLflow's guard against DNS
+    rebinding, which answers only requests addressed to the names the server was given."""
+    if "403" in str(error):
+        return (f"MLflow tracking server {uri} refused this client (HTTP 403: it does not answer "
+                f"requests addressed to {urllib.parse.urlsplit(uri).netloc}); start it with `make "
+                f"server HOST=0.0.0.0`, which answers this machine's names and private addresses, "
+                f"or add the name with ALLOWED_HOSTS=...")
+    return f"MLflow tracking server {uri} refused the request: {str(error).splitlines()[0]}"
 
 
 def _is_server(uri: str) -> bool:
