@@ -19,8 +19,9 @@ BIN = Path(sys.executable).parent
 PARENT = "mlflow.parentRunId"
 
 
-def run_sweep(root: Path, labeled: Path, *overrides):
-    """`topicstance-train --multirun ...` on the tiny corpus; returns the store and the result."""
+def run_sweep(root: Path, labeled: Path, *overrides, exit_code: int = 0):
+    """`topicstance-train --multirun ...` on the tiny corpus; returns the store and the result
+    (exit code 1 when a job failed)."""
     store = new_store(root, labeled)
     # Its last line is not JSON: set aside, the other 24 records scored.
     heldout = write_jsonl(root / "heldout.jsonl", tiny_corpus(4, prefix="heldout") + ["{oops"])
@@ -31,7 +32,7 @@ def run_sweep(root: Path, labeled: Path, *overrides):
          "registry.promote=never", *overrides],
         check=False, cwd=root, env=clean_subprocess_env(), capture_output=True, text=True,
         timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == exit_code, result.stderr[-3000:]
     experiment = store.client.get_experiment_by_name("topicstance").experiment_id
     store.runs = store.client.search_runs([experiment])
     store.parents = [r for r in store.runs if r.data.tags.get("job") == "sweep"]
@@ -44,7 +45,8 @@ def run_sweep(root: Path, labeled: Path, *overrides):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, tiny_labeled_file):
-    return run_sweep(tmp_path_factory.mktemp("sweep"), tiny_labeled_file, "model.C=1,-1,4")
+    return run_sweep(tmp_path_factory.mktemp("sweep"), tiny_labeled_file, "model.C=1,-1,4",
+                     exit_code=1)  # the C=-1 job fails; the sweep goes on, then exits 1
 
 
 def test_one_parent_holds_the_children(sweep):
@@ -113,3 +115,5 @@ def test_a_failed_child_is_recorded_and_the_sweep_goes_on(sweep):
     # The job after it trained: C=4 ran third.
     assert {c.data.params["model.C"] for c in sweep.children} == {"1", "4"}
     assert "`tfidf_linear C=-1 (FAILED)`" in sweep.stdout
+    # The sweep exits 1 (run_sweep checks it), its parent run still FINISHED: two jobs did.
+    assert [p.info.status for p in sweep.parents] == ["FINISHED"]

@@ -5,12 +5,13 @@ The parent is created once, before any job starts; its id travels to the jobs in
 variable, so every job's run tags `mlflow.parentRunId` even when a launcher runs jobs in other
 processes. When the sweep ends the parent gets the comparison of its children (tables, CSV, an
 MLflow table and a chart), the children get names that say what the sweep varied, and the
-parent closes FINISHED (FAILED when no child finished).
+parent closes FINISHED (FAILED when no child finished); the sweep exits 1 when any job failed.
 """
 
 import atexit
 import logging
 import os
+import sys
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
@@ -48,10 +49,11 @@ class MlflowParentRun(Callback):
             artifacts={"comparison.md": result.markdown,
                        "comparison.csv": result.table.to_csv(index=False),
                        "comparison.json": result.table, "comparison.png": result.chart()})
-        if result.failed:
+        print(result.markdown)
+        if result.failed:  # after the comparison is logged: exit 1, so a scheduler sees it
             log.warning("%d of %d jobs failed: %s", len(result.failed), len(result.table),
                         ", ".join(result.failed))
-        print(result.markdown)
+            sys.exit(1)
 
 
 def swept_keys(hydra_cfg: DictConfig) -> list[str]:

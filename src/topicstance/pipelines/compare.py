@@ -67,8 +67,12 @@ def comparison(cfg: DictConfig, parent_run_id: str) -> Comparison:
                          columns=["run", "run_id", "variant", "status", *(k for k, _ in columns)])
     main = [c for c in MAIN if c in columns]
     per_class = [c for c in per_class_columns(cfg) if c in columns]
+    held_out = [name for key, name in (("heldout/seeds/topic_macro_f1", "seeds"),
+                                       (f"{TEST}/topic_macro_f1", "coverage test"))
+                if key in table]  # the seeds only where the sweep left them out of training
     parts = [f"Sweep {parent_run_id}: {len(children)} runs", "",
-             "Macro-F1 by run (seeds and coverage test are real text no model trained on):", "",
+             "Macro-F1 by run" + (f" ({' and '.join(held_out)}: real text no model trained on)"
+                                  if held_out else "") + ":", "",
              _markdown(table, main)]
     if per_class:
         parts += ["", "Per-class F1 on the coverage test part:", "", _markdown(table, per_class)]
