@@ -31,8 +31,8 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 validate-data: $(STAMP) ## Check every labeled file (schema, taxonomy, duplicates, counts)
 	$(BIN)/topicstance-validate-data
 
-check-data: $(STAMP)  # the same checks before a training job: problems and one summary line
-	@$(BIN)/topicstance-validate-data quiet=true
+check-data: $(STAMP)  # the same checks before a training job (of the job's labels and data choices)
+	@$(BIN)/topicstance-validate-data quiet=true $(filter labels=% data=%,$(ARGS))
 
 train: check-data ## Train (default model) and log to MLflow; overrides: ARGS="model=tfidf_linear model.C=4"
 	$(BIN)/topicstance-train $(ARGS)

@@ -457,7 +457,8 @@ def latest_parent_run(sweep_name: str | None, experiment: str) -> str:
     if not runs:
         which = f"no sweep {sweep_name!r}" if sweep_name else "no sweep yet"
         raise LookupError(f"{which} in experiment {experiment!r} (tracking URI: "
-                          f"{mlflow.get_tracking_uri()}); run one first (make sweep)")
+                          f"{mlflow.get_tracking_uri()}); run one first "
+                          f"({'make compare' if sweep_name == 'compare_models' else 'make sweep'})")
     return runs[0].info.run_id
 
 

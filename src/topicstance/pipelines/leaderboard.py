@@ -1,5 +1,5 @@
 """Training runs ranked by a metric, as a markdown or CSV table: every finished training run of
-the experiment, or only the children of one sweep's parent run."""
+the experiment with the configured taxonomy, or only the children of one sweep's parent run."""
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -12,7 +12,9 @@ def leaderboard(cfg: DictConfig) -> pd.DataFrame:
     parent = cfg.get("sweep")
     if parent == "latest":
         parent = tracking.latest_parent_run(None, cfg.tracking.experiment)
-    runs = tracking.training_runs(parent)
+    # one taxonomy's runs (another's, e.g. a zero-shot start, have other labels and metrics)
+    runs = [r for r in tracking.training_runs(parent)
+            if r.data.tags.get("taxonomy", cfg.labels.name) == cfg.labels.name]
     params = list(cfg.params)
     if parent:  # a sweep shows what it varied
         swept = tracking.get_run(parent).data.tags.get("sweep_keys", "")
@@ -31,8 +33,8 @@ def leaderboard(cfg: DictConfig) -> pd.DataFrame:
     if runs and not any(cfg.metric in r.data.metrics for r in runs):
         logged = sorted({m for r in runs for m in r.data.metrics if "/" in m
                          and m.split("/")[0] in ("dev", "heldout")})
-        raise LookupError(f"no training run logged the metric {cfg.metric!r} (METRIC=); "
-                          f"for example: {', '.join(logged[:6])}")
+        raise LookupError(f"no training run logged the metric {cfg.metric!r}; rank by one "
+                          f"they did with METRIC=..., for example: {', '.join(logged[:6])}")
     frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["run_id", cfg.metric])
     frame = frame.sort_values(cfg.metric, ascending=bool(cfg.ascending), na_position="last",
                               kind="stable").head(int(cfg.limit)).reset_index(drop=True)
