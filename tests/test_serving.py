@@ -46,7 +46,7 @@ def test_mlflow_models_serve_answers_with_the_champions_columns_and_labels(
         assert refused.value.code == 400
         reply = json.loads(refused.value.read())
         assert reply["error_code"] == "INVALID_PARAMETER_VALUE"
-        assert "'text' is missing or empty in row(s) 1 of 2" in reply["message"]
+        assert "'text' is missing or empty in row(s) 2 of 2" in reply["message"]
         assert "stack_trace" not in reply
 
     tracking.configure(store.make("predict", ["input=x", "output=y"]).tracking)

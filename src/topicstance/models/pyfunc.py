@@ -28,7 +28,7 @@ class TopicStancePyfunc(PythonModel):
         texts = model_input["text"]
         blank = texts.isna() | texts.astype(str).str.strip().eq("")
         if blank.any():  # else a null would be read as the word "None" and given labels
-            rows = [i for i, b in enumerate(blank) if b]
+            rows = [i for i, b in enumerate(blank, 1) if b]  # counted from 1, as in "of N"
             # An MlflowException, so that the scoring server answers 400 with this message
             # (any other exception becomes its generic "unexpected error", the reason in a trace)
             raise MlflowException(
