@@ -199,7 +199,7 @@ def test_overrides_of_the_wrong_type_are_named():
         "model.max_epochs=two: model.max_epochs takes a whole number (the shipped config has 3)"]
     assert problems("predict", [*REQUIRED["predict"], "limits.min_english_share=x"]) == [
         ("limits.min_english_share=x: limits.min_english_share takes a number "
-        "(the shipped config has 0.12)")]
+        "(the shipped config has 0.05)")]
 
 
 def test_a_sweep_is_checked_value_by_value_without_the_whole_grid():

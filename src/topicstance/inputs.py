@@ -38,6 +38,12 @@ logging.getLogger("datasets.packaged_modules.parquet.parquet").setLevel(logging.
 _HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 _LETTERS = re.compile(r"[^\W\d_]+")
 ENGLISH_MIN_WORDS = 30  # shorter texts (a headline, a short record) are not judged
+# scikit-learn's English stop words without those that are also everyday words of French,
+# Spanish, Italian, Portuguese, German or Dutch ("a", "de", "in", "on", "was"...): with them a
+# French paragraph scored 12.5% and a Dutch one 14% against English's 19% or more.
+ENGLISH_FUNCTION_WORDS = ENGLISH_STOP_WORDS - {
+    "a", "am", "an", "as", "con", "de", "do", "i", "in", "me", "no", "on", "over", "per", "so",
+    "un", "was", "will"}
 
 
 @dataclass(frozen=True)
@@ -301,14 +307,15 @@ def _article_unit(key, source, line_no, content_hash, article_id, text, encoding
 
 
 def english_share(text: str) -> float | None:
-    """The share of a text's words that are English function words ("the", "of", "and"...;
-    scikit-learn's English stop-word list), None under `ENGLISH_MIN_WORDS` words. English
-    news runs at 19% or more over any 30 words of the labeled data, 28% or more over a page; French,
-    Spanish or German text at about 10%, Cyrillic text at none."""
+    """The share of a text's words that are English function words ("the", "of", "which"...;
+    `ENGLISH_FUNCTION_WORDS`), None under `ENGLISH_MIN_WORDS` words. Every labeled record of 30
+    words or more scores 11.8% or more (1% of them under 19%), every bundled page 18% or more;
+    news paragraphs in French, Spanish, Italian, Portuguese, German or Dutch 0-1.2%, Cyrillic
+    text none."""
     words = _LETTERS.findall(text[:20_000])
     if len(words) < ENGLISH_MIN_WORDS:
         return None
-    return sum(w.lower() in ENGLISH_STOP_WORDS for w in words) / len(words)
+    return sum(w.lower() in ENGLISH_FUNCTION_WORDS for w in words) / len(words)
 
 
 def _bad(key, line, content_hash, reason, excerpt="", file=None) -> Unit:
