@@ -293,6 +293,13 @@ def test_junk_is_quarantined_once_and_good_records_go_through(store, tmp_path):
     third = run_predict(store, inp, out)
     assert third["quarantined"] == 0 and third["articles_new"] == 1
     assert "empty" in set(read_segments(out)["article_id"])
+    # quarantine/ holds what is set aside now: once each, and no longer the page fixed since
+    fourth = run_predict(store, inp, out, "limits.max_line_chars=20000", "reprocess=true")
+    assert fourth["quarantined"] == len(expected) - 1
+    keys = [q["key"] for p in (out / "quarantine").glob("*.jsonl") for q in read_jsonl(p)]
+    assert len(keys) == len(set(keys)) == len(expected) - 1
+    assert "empty.txt" not in {Path(q["file"]).name for p in (out / "quarantine").glob("*.jsonl")
+                               for q in read_jsonl(p)}
 
 
 # ---- processes: exit codes, kills, locks, failing dependencies -------------------------------

@@ -186,7 +186,8 @@ class Output:
         return part
 
     def supersede(self) -> int:
-        """Drop, from older parts, the rows and units of keys a later part processed again.
+        """Drop, from older parts, the rows, units and quarantine records of keys a later part
+        processed again.
         Idempotent, so a run killed half-way through it is finished by the next. Returns the
         number of rows removed."""
         parts = self._parts()
@@ -201,6 +202,9 @@ class Output:
             article_part = self._article_part(part)
             if article_part.exists():  # first: the segment part's units are what says "stale"
                 _drop_sources(article_part, stale, self._meta(article_part))
+            quarantine = self.quarantine / f"{part.stem}.jsonl"
+            if quarantine.exists():  # an input set aside then, read again (fixed, or reprocess)
+                _drop_records(quarantine, stale)
             removed += _drop_sources(part, stale, {**meta, "units": [
                 u for u in meta["units"] if u["key"] not in stale]})
         return removed
@@ -266,6 +270,16 @@ def _drop_sources(part: Path, sources: set[str], meta: dict) -> int:
     keep = pc.invert(pc.is_in(table["source"], value_set=pa.array(sorted(sources))))
     _write_table_atomic(table.filter(keep), meta, part)
     return table.num_rows - int(pc.sum(keep).as_py() or 0)
+
+
+def _drop_records(path: Path, keys: set[str]) -> None:
+    """Rewrite a quarantine file without the records of `keys` (remove it if none is left)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["key"] not in keys]
+    if not kept:
+        path.unlink()
+    elif len(kept) < len(lines):
+        _write_atomic(path, "".join(kept))
 
 
 def _write_table_atomic(table: pa.Table, meta: dict, path: Path) -> None:
