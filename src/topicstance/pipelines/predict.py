@@ -300,8 +300,8 @@ class _Batcher:
             self.counts.stances.update(predicted["stance"])
         if self.redone:
             self.counts.rows_superseded += self.output.supersede()
-        log.info("committed %s: %d units, %d segments, %d quarantined", part.name,
-                 len(self.units), len(predicted), len(self.quarantined))
+        log.info("committed %s: %d inputs (pages or records) read, %d of them quarantined, "
+                 "%d segments", part.name, len(self.units), len(self.quarantined), len(predicted))
         self._reset()
 
 
