@@ -7,6 +7,7 @@ embedded sqlite store for a real server is a config change (`tracking=server`).
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -509,4 +510,11 @@ def dataset_digest(run, context: str) -> str | None:
 def spark_udf(session, uri: str, result_type):
     """A Spark UDF of the pyfunc at `uri`, run by each executor's Python with the packages it
     already has (no environment is rebuilt); the model is loaded once per executor process."""
-    return mlflow.pyfunc.spark_udf(session, uri, result_type=result_type, env_manager="local")
+    quiet = logging.Filter()  # MLflow advises a conda environment per call; by design, not here
+    quiet.filter = lambda record: 'env_manager="local"' not in record.getMessage()
+    logger = logging.getLogger("mlflow.pyfunc")
+    logger.addFilter(quiet)
+    try:
+        return mlflow.pyfunc.spark_udf(session, uri, result_type=result_type, env_manager="local")
+    finally:
+        logger.removeFilter(quiet)
