@@ -62,8 +62,16 @@ promote: $(STAMP) ## Move alias champion: RUN=<training run id> or VERSION=<n> [
 	@[ -n "$(RUN)$(VERSION)" ] || { echo 'usage: make promote RUN=<training run id> | VERSION=<n> [REASON="why"]'; exit 2; }
 	$(BIN)/topicstance-promote $(if $(RUN),'run="$(RUN)"') $(if $(VERSION),'version=$(VERSION)') $(if $(REASON),'reason="$(REASON)"') $(if $(BY),'by="$(BY)"') $(ARGS)
 
-bench: $(STAMP) ## Speed, memory, scale of every model and the whole job vs the naive baseline and the CPU's roofline -> benchmarks/results/, BENCHMARKS.md; QUICK=1: a couple of minutes; MODEL=<fine-tuned uri> to skip training one
-	$(BIN)/python -m benchmarks $(if $(QUICK),budget=quick) $(if $(MODEL),'finetune.model_uri="$(MODEL)"') $(ARGS)
+# `make bench ISA=avx2`: every kernel library held to AVX2 (fbgemm, oneDNN, MKL, ATen, numpy,
+# OpenBLAS) and `precision: auto` shown no later flag: an AVX2-only CPU's choices and kernels,
+# on this machine's cores, clock and caches.
+AVX2_ONLY := TOPICSTANCE_CPU_ISA=avx2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 \
+	MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell \
+	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
+
+bench: $(STAMP) ## Speed, memory, scale of every model and the whole job vs the naive baseline and the CPU's roofline -> benchmarks/results/, BENCHMARKS.md; QUICK=1: a couple of minutes; MODEL=<fine-tuned uri> to skip training one; ISA=avx2: as an AVX2-only CPU runs
+	@case "$(ISA)" in ""|avx2) ;; *) echo "make bench: ISA=$(ISA): the only limit known is avx2"; exit 2;; esac
+	$(if $(ISA),$(AVX2_ONLY)) $(BIN)/python -m benchmarks $(if $(QUICK),budget=quick) $(if $(MODEL),'finetune.model_uri="$(MODEL)"') $(ARGS)
 
 # MLflow 3.17's servers import a Starlette module Starlette now marks deprecated: four warnings
 # at every start that are not the user's to act on.

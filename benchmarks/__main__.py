@@ -43,7 +43,8 @@ def main(overrides: list[str]) -> Path:
     result = suite.run(cfg, model_cfgs)
     result["overrides"] = list(overrides)
     suffix = ("" if cfg.profile == "full" else f"-{cfg.profile}") + (
-        "-gpu" if result["machine"]["gpu"] else "")
+        "-gpu" if result["machine"]["gpu"] else "") + (
+        f"-{result['machine']['isa_limit']}" if result["machine"].get("isa_limit") else "")
     path = Path(cfg.results_dir) / f"{result['date']}-{result['host']}{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     keep_earlier_run(path)

@@ -1,6 +1,7 @@
 """BENCHMARKS.md from a results JSON: `python -m benchmarks.report [results.json [gpu.json]]`
-(default: the newest CPU run in benchmarks/results/, and the newest run on a GPU, if any, as the
-GPU column). Every figure comes from those files."""
+(default: the newest CPU run in benchmarks/results/, the newest run on a GPU, if any, as the
+GPU column, and the newest run held to AVX2 (`make bench ISA=avx2`), if any, as its own
+section). Every figure comes from those files."""
 
 import json
 import sys
@@ -84,9 +85,11 @@ def _on_gpu(row: dict) -> bool:
 
 
 def render(result: dict, source: Path, gpu: dict | None = None,
-           gpu_source: Path | None = None) -> str:
+           gpu_source: Path | None = None, avx2: dict | None = None,
+           avx2_source: Path | None = None) -> str:
     """`gpu`: a run of the same bench on a machine with a GPU; its rows that ran on the GPU
-    become a separate column (its CPU-only rows are of another CPU and are left out)."""
+    become a separate column (its CPU-only rows are of another CPU and are left out). `avx2`: a
+    run held to AVX2, its targets and roofline in a section of their own."""
     m = result["machine"]
     name = _name(source)
     out = ["# Benchmarks", "",
@@ -113,10 +116,9 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                 "fine-tune: these figures check the machinery; they are not for choosing."), ""]
 
     out += ["## Targets", ""]
-    out += _table(["target", "goal", "measured", "met"],
-                  [[t["target"], t["goal"], _f(t["measured"], 3 if isinstance(t["measured"], float)
-                                               and t["measured"] < 2 else 1), _f(t["met"])]
-                   for t in result["targets"]])
+    out += _targets_table(result)
+    if avx2:
+        out += _avx2_section(avx2, avx2_source)
 
     naive = result.get("naive")
     if naive:
@@ -137,7 +139,8 @@ def render(result: dict, source: Path, gpu: dict | None = None,
     first = result["inference"][0]
     calls = (f"throughput in calls of {first['batch']} texts"
              + (f" (the best of the passes over them that fit in "
-                f"{result['config']['throughput_seconds']:g} s, at least one)"
+                f"{result['config']['throughput_seconds']:g} s, at least "
+                f"{result['config'].get('throughput_min_passes', 1)})"
                 if "throughput_passes" in first else "")
              + f", latency per call of {first.get('latency_batch', first['batch'])}")
     out += ["## Inference of each model family", "",
@@ -266,6 +269,7 @@ def render(result: dict, source: Path, gpu: dict | None = None,
         out += _roofline_table(line, [r for r in result["inference"]
                                       if r["family"] == "minilm_finetune"
                                       and r["backend"] == "torch"])
+        emulated = {r["precision"] for r in result["inference"] if r.get("emulated")}
         if line.get("time_shares"):
             out += [("Where the time goes: one pass over the same texts under torch.profiler, "
                      "the share of its time in the linear layers (the matmuls the roofline "
@@ -279,7 +283,8 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                           [[p, _f(t["linear"], 3), _f(t["attention"], 3), _f(t["other_ops"], 3),
                             _f(t["outside_ops"], 3), _f(t["linear_gflops"]),
                             _f(t["linear_gflops"] / line["peak_gflops"][p], 2)
-                            if t["linear_gflops"] else "-"]
+                            if t["linear_gflops"] and p in line["peak_gflops"]
+                            and p not in emulated else "-"]
                            for p, t in line["time_shares"].items()])
         out += _kernel_ab(line.get("attention"), "Attention", "sdpa", (
             "PyTorch's fused kernel (`model.cpu_attention=sdpa`) against the project's, keys "
@@ -320,39 +325,86 @@ def render(result: dict, source: Path, gpu: dict | None = None,
     return "\n".join(out)
 
 
+def _targets_table(run: dict) -> list[str]:
+    return _table(["target", "goal", "measured", "met"],
+                  [[t["target"], t["goal"], _f(t["measured"], 3 if isinstance(t["measured"], float)
+                                               and t["measured"] < 2 else 1), _f(t["met"])]
+                   for t in run["targets"]])
+
+
+def _avx2_section(run: dict, source: Path) -> list[str]:
+    """The targets on an AVX2-only CPU, from a run of `make bench ISA=avx2`."""
+    m = run["machine"]
+    out = ["### On an AVX2-only CPU", "",
+           (f"The same bench held to AVX2 (`make bench ISA=avx2`, from `{_name(source)}`, "
+            f"{run['profile']} profile, {run['date']}, host `{run['host']}`, "
+            f"{run['seconds']:.0f} s) on {m['cpu']}: fbgemm, oneDNN, MKL, ATen, numpy and "
+            "OpenBLAS run their AVX2 kernels (torch kernels "
+            f"`{m['torch_kernels']}`), and `precision: auto` sees flags "
+            f"{', '.join(m['flags']) or 'none'}, so every choice is an AVX2 CPU's. The cores, "
+            "clock and caches are still this machine's: an older AVX2 CPU is slower in every "
+            "row, and the ratios (x naive, share of the roofline) carry over better than the "
+            "speeds."), ""]
+    out += _targets_table(run)
+    chosen = [f"`{r['model']}` {r['precision']}" for r in run["inference"] if r.get("auto_choice")]
+    line = run.get("roofline")
+    if line:
+        out += [(f"`auto` picks {', '.join(chosen)}. The fine-tuned encoder there, against "
+                 f"the best matmul of shape {line['matmul_shape']} at each precision:"), ""]
+        out += _roofline_table(line, [r for r in run["inference"]
+                                      if r["family"] == "minilm_finetune"
+                                      and r["backend"] == "torch"])
+    return out
+
+
 def _roofline_table(line: dict, fine_rows: list[dict]) -> list[str]:
+    """A precision the CPU emulates has no row: its matmuls are PyTorch's emulation, not a limit
+    of the CPU."""
     fine = {r["precision"]: r for r in fine_rows}
     return _table(["precision", "peak GFLOP/s", "ceiling seg/s", "measured seg/s",
                    "share of roofline"],
                   [[p, _f(g), _f(line["ceiling_segments_per_second"][p]),
                     _f(fine.get(p, {}).get("segments_per_second")),
                     _f(fine.get(p, {}).get("roofline_fraction"), 3)]
-                   for p, g in line["peak_gflops"].items()])
+                   for p, g in line["peak_gflops"].items()
+                   if not fine.get(p, {}).get("emulated")])
 
 
-def newest(results_dir: Path, gpu: bool) -> Path | None:
-    """The newest full run (by its date, then name) made with a GPU, or without one."""
+def newest(results_dir: Path, gpu: bool, isa_limit: str | None = None) -> Path | None:
+    """The newest full run (by its date, then name) made with a GPU, or without one, and with
+    the CPU held to `isa_limit` (None: not held)."""
     runs = [(json.loads(p.read_text()), p) for p in results_dir.glob("*.json")]
     runs = [(r["date"], p.name, p) for r, p in runs
-            if r["profile"] == "full" and bool(r["machine"].get("gpu")) == gpu]
+            if r["profile"] == "full" and bool(r["machine"].get("gpu")) == gpu
+            and r["machine"].get("isa_limit") == isa_limit]
     return max(runs)[2] if runs else None
 
 
 def write(source: Path, target: Path, results_dir: Path = RESULTS,
           gpu_source: Path | None = None) -> None:
     """`target` from the run in `source`. A CPU run gets the GPU column of `gpu_source` (default:
-    the newest GPU run in `results_dir`); a GPU run becomes the GPU column of the newest CPU run
-    there (or stands alone where there is none)."""
+    the newest GPU run in `results_dir`) and the AVX2 section of the newest run held to AVX2
+    there; a GPU run, or one held to AVX2, takes its place in the newest CPU run's page (or
+    stands alone where there is none)."""
     result = json.loads(source.read_text())
-    if result["machine"].get("gpu"):
+    avx2_source = None
+    if result["machine"].get("gpu") or result["machine"].get("isa_limit"):
         cpu_source = newest(results_dir, gpu=False)
         if cpu_source is not None:
-            source, gpu_source, result = cpu_source, source, json.loads(cpu_source.read_text())
-    else:
+            if result["machine"].get("gpu"):
+                gpu_source = source
+            else:
+                avx2_source = source
+            source, result = cpu_source, json.loads(cpu_source.read_text())
+    if not result["machine"].get("gpu"):
         gpu_source = gpu_source or newest(results_dir, gpu=True)
+    if not result["machine"].get("isa_limit"):
+        avx2_source = avx2_source or newest(results_dir, gpu=False, isa_limit="avx2")
     gpu = json.loads(gpu_source.read_text()) if gpu_source else None
+    avx2 = json.loads(avx2_source.read_text()) if avx2_source else None
     target.write_text(render(result, source.resolve(), gpu,
-                             gpu_source.resolve() if gpu_source else None))
+                             gpu_source.resolve() if gpu_source else None, avx2,
+                             avx2_source.resolve() if avx2_source else None))
 
 
 def main() -> None:

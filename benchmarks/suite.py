@@ -61,12 +61,12 @@ def run(cfg, model_cfgs: dict) -> dict:
                              "device": student.inference_settings()["device"],
                              **families.measure(student, data, int(cfg.latency_batch),
                                                    int(cfg.throughput_batch),
-                                                   float(cfg.throughput_seconds)),
+                                                   float(cfg.throughput_seconds),
+                                                   min_passes=int(cfg.throughput_min_passes)),
                              **families.metrics(student, data)}
         result["roofline"] = roofline.roofline(finetuned, data.speed_texts,
                                                families.precisions_of(finetuned, cfg),
-                                               float(cfg.roofline_seconds),
-                                               int(cfg.latency_batch))
+                                               float(cfg.roofline_seconds))
         result["roofline"]["time_shares"] = roofline.time_shares(
             finetuned, data.speed_texts, families.precisions_of(finetuned, cfg),
             int(cfg.emulated_bf16_segments))
@@ -112,7 +112,6 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["roofline"] = {**roofline.roofline(finetuned, data.speed_texts,
                                                   families.precisions_of(finetuned, cfg),
                                                   float(cfg.roofline_seconds),
-                                                  int(cfg.latency_batch),
                                                   result["roofline"]["peak_gflops"]),
                               "time_shares": result["roofline"]["time_shares"],
                               "attention": result["roofline"]["attention"],

@@ -2,6 +2,7 @@
 regenerated from it. No timing is asserted (speed belongs in the benchmark's own output)."""
 
 import json
+import os
 
 import pytest
 from benchmarks import __main__ as bench_main
@@ -124,6 +125,77 @@ def test_auto_precision_takes_int8_only_where_it_kept_the_metrics(monkeypatch):
     assert hardware.choose_precision("bf16", lost) == ("bf16", "set in the model config")
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert hardware.choose_precision("auto", kept)[0] == "bf16"
+
+
+def test_an_avx2_limit_hides_every_later_flag_from_auto(monkeypatch):
+    """`TOPICSTANCE_CPU_ISA=avx2` (what `make bench ISA=avx2` sets): this CPU's own flags, less
+    AVX-512, AMX and VNNI, so `auto` chooses as on an AVX2-only CPU."""
+    kept = {"fp32": 0.80, "int8": 0.795, "tolerance": 0.01, "keeps_metrics": True}
+    hardware.cpu_flags.cache_clear()
+    try:
+        monkeypatch.setenv(hardware.ISA_LIMIT_VARIABLE, "avx2")
+        flags = hardware.cpu_flags()
+        assert not any(f.startswith(("avx512", "amx")) or "vnni" in f for f in flags)
+        assert {"avx2", "fma"} <= flags  # x86 CI machines have both
+        assert hardware.choose_precision("auto", kept)[0] == "int8"
+        assert hardware.describe()["isa_limit"] == "avx2"
+        monkeypatch.setenv(hardware.ISA_LIMIT_VARIABLE, "avx512")
+        with pytest.raises(ValueError, match="the only limit known is avx2"):
+            hardware.isa_limit()
+    finally:
+        hardware.cpu_flags.cache_clear()
+
+
+def test_make_bench_isa_avx2_holds_every_kernel_library_to_avx2(tmp_path):
+    """The environment `make bench ISA=avx2` runs the bench in, checked in a real process: ATen
+    dispatches AVX2 kernels, oneDNN refuses bf16 weights (it needs AVX-512 for them), and the
+    job sees no flag above AVX2."""
+    import itertools
+    import shlex
+    import subprocess
+    import sys
+
+    from topicstance.config import project_root
+
+    dry = subprocess.run(["make", "-n", "bench", "ISA=avx2"], cwd=project_root(),
+                         capture_output=True, text=True, check=True).stdout
+    line = next(line for line in dry.splitlines() if "-m benchmarks" in line)
+    env = dict(word.split("=", 1) for word in
+               itertools.takewhile(lambda word: "=" in word, shlex.split(line)))
+    assert {"FBGEMM_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+            "ATEN_CPU_CAPABILITY", hardware.ISA_LIMIT_VARIABLE} <= set(env)
+    probe = ("import torch; from topicstance import hardware; "
+             "from topicstance.models.cpu_linear import fused_linear_supported; "
+             "print(torch.backends.cpu.get_cpu_capability(), "
+             "fused_linear_supported(torch.bfloat16), hardware.native_bf16_flags())")
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["AVX2", "False", "[]"]
+
+
+def test_a_run_held_to_avx2_is_a_section_of_the_newest_cpu_runs_page(tmp_path):
+    """Never the page itself: its speeds are an AVX2 CPU's, its targets its own table."""
+    import shutil
+
+    cpu_source = report.newest(report.RESULTS, gpu=False)
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(cpu_source, results / cpu_source.name)
+    held = json.loads(cpu_source.read_text())
+    held["machine"].update(isa_limit="avx2", flags=["avx2", "fma"], torch_kernels="AVX2")
+    held["targets"][0]["measured"] = 12345.6
+    (results / "held-avx2.json").write_text(json.dumps(held))
+    assert report.newest(results, gpu=False) == results / cpu_source.name
+    assert report.newest(results, gpu=False, isa_limit="avx2") == results / "held-avx2.json"
+    from_held, from_cpu = tmp_path / "from_held.md", tmp_path / "from_cpu.md"
+    report.write(results / "held-avx2.json", from_held, results)
+    report.write(results / cpu_source.name, from_cpu, results)
+    text = from_held.read_text()
+    assert text == from_cpu.read_text()
+    assert cpu_source.name in text.splitlines()[2]  # "Generated ... from <the CPU run>"
+    section = text.split("### On an AVX2-only CPU")[1].split("## ")[0]
+    assert "`make bench ISA=avx2`" in section and "flags avx2, fma" in section
+    assert "12,345.6" in section and "12,345.6" not in text.split("### On an AVX2-only CPU")[0]
 
 
 def test_the_cpu_is_named_with_its_family_and_model_where_cpuinfo_gives_them(monkeypatch):

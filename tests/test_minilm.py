@@ -87,6 +87,19 @@ def test_batches_by_token_count_give_each_text_its_own_embedding():
     np.testing.assert_allclose(model.embed(texts[::-1]), together[::-1], atol=1e-5)
 
 
+def test_the_inference_batch_is_smaller_on_the_cpu_than_on_a_gpu():
+    """16 texts keep a CPU batch's activations in cache; a GPU needs 64 to be busy. A model saved
+    before `gpu_batch_size` existed keeps its one `batch_size` on both."""
+    for family in ("minilm_linear", "minilm_finetune", "zeroshot"):
+        cfg = OmegaConf.load(CONF_DIR / "model" / f"{family}.yaml")
+        assert (cfg.batch_size, cfg.gpu_batch_size) == (16, 64), family
+    model = _model("minilm_finetune")
+    model.params.update(batch_size=16, gpu_batch_size=64)
+    assert (model.inference_batch_size("cpu"), model.inference_batch_size("cuda")) == (16, 64)
+    del model.params["gpu_batch_size"]
+    assert model.inference_batch_size("cuda") == 16
+
+
 @pytest.mark.slow
 def test_minilm_linear_fits_and_survives_a_pyfunc_round_trip(splits, tmp_path):
     train, dev = splits

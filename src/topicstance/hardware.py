@@ -24,16 +24,36 @@ INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot products in
 REPORTED_FLAGS = ("avx2", "fma", "avx512f", *NATIVE_BF16_FLAGS, *INT8_DOT_FLAGS)
 
 
+# TOPICSTANCE_CPU_ISA=avx2: take this CPU for an AVX2-only one, hiding every later x86 flag.
+# `make bench ISA=avx2` sets it together with the kernel libraries' own limits, to measure on a
+# newer CPU what an AVX2-only one runs.
+ISA_LIMIT_VARIABLE = "TOPICSTANCE_CPU_ISA"
+ABOVE_AVX2 = ("avx512", "amx", "avx_vnni", "avx_ne_convert", "avx_ifma")
+
+
+def isa_limit() -> str | None:
+    """The instruction-set limit set in the environment (only `avx2` is known), or None."""
+    limit = os.environ.get(ISA_LIMIT_VARIABLE, "").strip().lower() or None
+    if limit not in (None, "avx2"):
+        raise ValueError(f"{ISA_LIMIT_VARIABLE}={limit}: the only limit known is avx2")
+    return limit
+
+
 @functools.cache
 def cpu_flags() -> frozenset[str]:
-    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none)."""
+    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none), less
+    those above AVX2 under `TOPICSTANCE_CPU_ISA=avx2`."""
+    flags: frozenset[str] = frozenset()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
-                return frozenset(line.split(":", 1)[1].split())
+                flags = frozenset(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
-    return frozenset()
+    if isa_limit() == "avx2":
+        flags = frozenset(f for f in flags if not f.startswith(ABOVE_AVX2))
+    return flags
 
 
 def _cpuinfo_field(name: str) -> str | None:
@@ -74,7 +94,7 @@ def describe() -> dict:
     """The CPU (and GPU, where there is one) as benchmark records name them."""
     return {"cpu": cpu_model(), "cores": os.cpu_count(),
             "flags": [f for f in REPORTED_FLAGS if f in cpu_flags()],
-            "torch_kernels": torch_capability(), "gpu": gpu_name()}
+            "torch_kernels": torch_capability(), "gpu": gpu_name(), "isa_limit": isa_limit()}
 
 
 def native_bf16_flags() -> list[str]:

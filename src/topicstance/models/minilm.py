@@ -127,6 +127,13 @@ class _EncoderModel(TopicStanceModel):
                             cpu_linear=linear)
         return settings
 
+    def inference_batch_size(self, device: str) -> int:
+        """Texts per inference batch: `batch_size` on the CPU, where about 16 keep a batch's
+        activations in cache, `gpu_batch_size` on a GPU, which needs larger batches to be busy
+        (models saved before `gpu_batch_size` existed use `batch_size` on both)."""
+        key = "gpu_batch_size" if device == "cuda" and "gpu_batch_size" in self.params else "batch_size"
+        return int(self.params[key])
+
     def _load_encoder(self, path: str) -> None:
         if not (Path(path) / "config.json").is_file():  # else transformers takes it for a hub id
             raise FileNotFoundError(
@@ -182,9 +189,9 @@ class _EncoderModel(TopicStanceModel):
         encoded = self.tokenizer(texts, pairs, truncation="longest_first",
                                  max_length=int(self.params["max_length"]))
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        batch_size, outputs = int(self.params["batch_size"]), []
         weight = next(module.parameters())
         device = weight.device.type  # a quantized copy is on the CPU
+        batch_size, outputs = self.inference_batch_size(device), []
         # bf16 for the live fp32 network (dev metrics while training): autocast
         autocast = (torch.autocast(device, dtype=torch.bfloat16)
                     if self.precision == "bf16" and weight.dtype == torch.float32
