@@ -264,8 +264,10 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                 (f"The fine-tuned encoder ({line['layers']} layers, hidden {line['hidden']}, "
                 f"feed-forward {line['intermediate']}) does {line['gflop_per_segment']:.3f} GFLOP "
                 f"per segment at the mean {line['mean_tokens']} tokens of the timed texts. This "
-                f"CPU's best matmul of the encoder's shape {line['matmul_shape']} (measured "
-                "mid-run and at the end, the best kept):"), ""]
+                f"CPU's best matmul of the shape of one inference batch {line['matmul_shape']} "
+                "(fp32 and bf16: the faster of MKL's matmul and oneDNN's linear; int8: "
+                "the dynamically quantized linear; measured mid-run and at the end, the best "
+                "kept):"), ""]
         out += _roofline_table(line, [r for r in result["inference"]
                                       if r["family"] == "minilm_finetune"
                                       and r["backend"] == "torch"])
