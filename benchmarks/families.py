@@ -178,14 +178,14 @@ def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
     return rows
 
 
-def kernel_speeds(model, data: BenchData, throughput_batch: int, rounds: int, setting: str,
-                  choices: tuple[str, ...]) -> dict | None:
+def setting_speeds(model, data: BenchData, throughput_batch: int, rounds: int, setting: str,
+                   choices: tuple) -> dict | None:
     """Segments/s of an encoder model at its `auto` precision with each value of one of its CPU
-    kernel settings (`cpu_attention`: PyTorch's fused `sdpa` kernel or the project's
-    `lane_padded`; `cpu_linear`: `plain` nn.Linear or oneDNN's `fused`), in alternating passes
-    over the same texts, the best of each kept, so that a shared VM's drift falls on all alike.
-    None where the inference copy is not on the CPU (a GPU), or for the linear layers at int8
-    (quantized layers of their own)."""
+    inference settings (`cpu_attention`: PyTorch's fused `sdpa` kernel or the project's
+    `lane_padded`; `cpu_linear`: `plain` nn.Linear or oneDNN's `fused`; `batch_size`: texts
+    per forward pass), in alternating passes over the same texts, the best of each kept, so
+    that a shared VM's drift falls on all alike. None where the inference copy is not on the
+    CPU (a GPU), or for the linear layers at int8 (quantized layers of their own)."""
     chosen = _auto_choice(model)
     if (model.inference_settings()["device"] != "cpu"
             or (setting == "cpu_linear" and chosen == "int8")):
@@ -194,9 +194,9 @@ def kernel_speeds(model, data: BenchData, throughput_batch: int, rounds: int, se
     for _ in range(rounds):
         for choice in choices:
             model.params[setting] = choice
-            model.set_precision(chosen)  # a fresh inference copy with this kernel
+            model.set_precision(chosen)  # a fresh inference copy with this setting
             speed = measure(model, data, None, throughput_batch)["segments_per_second"]
-            best[choice] = max(best.get(choice, 0.0), speed)
+            best[str(choice)] = max(best.get(str(choice), 0.0), speed)
     model.params[setting] = configured
     model.set_precision("auto")
     return {"precision": chosen, "rounds": rounds, "segments_per_second": best}

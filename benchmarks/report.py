@@ -64,8 +64,8 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
             *["| " + " | ".join(str(c) for c in row) + " |" for row in rows], ""]
 
 
-def _kernel_ab(ab: dict | None, kernel: str, baseline: str, what: str) -> list[str]:
-    """The alternating-pass A/B of one CPU kernel setting (`families.kernel_speeds`)."""
+def _setting_ab(ab: dict | None, kernel: str, baseline: str, what: str) -> list[str]:
+    """The alternating-pass A/B of one CPU inference setting (`families.setting_speeds`)."""
     if not ab:
         return []
     speeds = ab["segments_per_second"]
@@ -288,14 +288,17 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                             if t["linear_gflops"] and p in line["peak_gflops"]
                             and p not in emulated else "-"]
                            for p, t in line["time_shares"].items()])
-        out += _kernel_ab(line.get("attention"), "Attention", "sdpa", (
+        out += _setting_ab(line.get("attention"), "Attention", "sdpa", (
             "PyTorch's fused kernel (`model.cpu_attention=sdpa`) against the project's, keys "
             "padded to whole 512-bit vectors for the softmax (`lane_padded`, the default; "
             "`src/topicstance/models/cpu_attention.py`)."))
-        out += _kernel_ab(line.get("linear_layers"), "Linear layers", "plain", (
+        out += _setting_ab(line.get("linear_layers"), "Linear layers", "plain", (
             "PyTorch's `nn.Linear` (`model.cpu_linear=plain`) against oneDNN's linear with the "
             "bias and the feed-forward GELU fused in, from weights packed once (`fused`, the "
             "default; `src/topicstance/models/cpu_linear.py`)."))
+        out += _setting_ab(line.get("batch_size"), "Batch size", "64", (
+            "texts per forward pass on the CPU (`model.batch_size`): 64, the batch before, "
+            "against the configured one, whose activations stay in the caches."))
         gline = (gpu or {}).get("roofline")
         if gline and gline.get("device") == "cuda":
             out += [(f"On the GPU ({gpu['machine']['gpu']}), the same matmul shape "

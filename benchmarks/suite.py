@@ -70,13 +70,15 @@ def run(cfg, model_cfgs: dict) -> dict:
         result["roofline"]["time_shares"] = roofline.time_shares(
             finetuned, data.speed_texts, families.precisions_of(finetuned, cfg),
             int(cfg.emulated_bf16_segments))
-        # the default last in each pair: `plain` and `sdpa` are PyTorch's own kernels
-        result["roofline"]["attention"] = families.kernel_speeds(
-            finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds),
-            "cpu_attention", ("sdpa", "lane_padded"))
-        result["roofline"]["linear_layers"] = families.kernel_speeds(
-            finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds),
-            "cpu_linear", ("plain", "fused"))
+        # the default last in each pair: `plain` and `sdpa` are PyTorch's own kernels, 64 the
+        # batch the CPU used before batches of 16
+        for key, setting, choices in (("attention", "cpu_attention", ("sdpa", "lane_padded")),
+                                      ("linear_layers", "cpu_linear", ("plain", "fused")),
+                                      ("batch_size", "batch_size", tuple(dict.fromkeys(
+                                          (64, int(finetuned.params["batch_size"])))))):
+            result["roofline"][key] = families.setting_speeds(
+                finetuned, data, int(cfg.throughput_batch), int(cfg.kernel_rounds), setting,
+                choices)
 
     log.info("segmenting")
     segmenter = Segmenter.from_config(cfg.segmenter)
@@ -114,8 +116,8 @@ def run(cfg, model_cfgs: dict) -> dict:
                                                   float(cfg.roofline_seconds),
                                                   result["roofline"]["peak_gflops"]),
                               "time_shares": result["roofline"]["time_shares"],
-                              "attention": result["roofline"]["attention"],
-                              "linear_layers": result["roofline"]["linear_layers"]}
+                              **{key: result["roofline"][key]
+                                 for key in ("attention", "linear_layers", "batch_size")}}
     _add_ratios(result)
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -68,7 +68,7 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
     auto = next(r["precision"] for r in result["inference"]
                 if r["family"] == "minilm_finetune" and r["auto_choice"])
     for key, choices in (("attention", {"sdpa", "lane_padded"}),
-                         ("linear_layers", {"plain", "fused"})):
+                         ("linear_layers", {"plain", "fused"}), ("batch_size", {"64", "16"})):
         speeds = result["roofline"][key]
         if key == "linear_layers" and auto == "int8":
             assert speeds is None
@@ -85,7 +85,8 @@ def test_quick_bench_writes_its_json_and_regenerates_benchmarks_md(tmp_path):
                     "## Training time", "## Segmenting", "## The whole job, end to end",
                     "## The machine's limit", "Where the time goes",
                     *(["Attention on the CPU at"] if result["roofline"]["attention"] else []),
-                    *(["Linear layers on the CPU at"] if result["roofline"]["linear_layers"] else [])):
+                    *(["Linear layers on the CPU at"] if result["roofline"]["linear_layers"] else []),
+                    *(["Batch size on the CPU at"] if result["roofline"]["batch_size"] else [])):
         assert heading in written
     assert f"{result['naive']['segments_per_second']:,.1f} segments/s" in written
     # The student is trained (not cut from the fine-tuned network): half the layers, same heads.
