@@ -161,7 +161,7 @@ def inference_rows(cfg, models: dict, data: BenchData) -> list[dict]:
                    "backend": "torch" if hasattr(model, "set_precision") else "scikit-learn",
                    "device": device, "auto_choice": precision == auto if auto else None}
             if hardware.emulated(precision, device):
-                # PyTorch emulates bf16 on this CPU (4-5x slower than fp32): a short probe of
+                # PyTorch emulates bf16 on this CPU (several times slower than fp32): a short probe of
                 # its speed, no metrics (the same numerics as on a CPU with bf16), so that the
                 # row does not take most of the bench's time on a CPU that `auto` keeps off it.
                 row.update(measure(model, data, int(cfg.latency_batch), int(cfg.latency_batch),
