@@ -99,3 +99,16 @@ def test_loading_the_model_for_inference_imports_no_training_stack(store):
     result = subprocess.run([sys.executable, "-c", code], env=clean_subprocess_env(),
                             capture_output=True, text=True, timeout=300, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_spark_run_prints_its_record_not_spark_or_mlflow_start_up_noise(store, tmp_path):
+    """Spark's JVM logs through conf/engine/spark-log4j2.properties (WARN and above), and MLflow
+    ships the model to the executors without a progress bar or INFO line per copy."""
+    inp = tmp_path / "in"
+    copy_pages(inp, 1)
+    result = cli(store, inp, tmp_path / "out", *SPARK)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "finished"
+    for noise in ("INFO", "log4j profile", "setLogLevel", "NativeCodeLoader",
+                  "Downloading artifacts"):
+        assert noise not in result.stderr, result.stderr

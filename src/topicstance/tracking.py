@@ -514,7 +514,30 @@ def spark_udf(session, uri: str, result_type):
     quiet.filter = lambda record: 'env_manager="local"' not in record.getMessage()
     logger = logging.getLogger("mlflow.pyfunc")
     logger.addFilter(quiet)
+    # and it copies the model to a folder it ships to the executors with a progress bar per
+    # copy, then logs which backend serves the flavor: noise in a batch job's log
+    backends = logging.getLogger("mlflow.models.flavor_backend_registry")
+    level = backends.level
+    backends.setLevel(logging.WARNING)
+    with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+        try:
+            return mlflow.pyfunc.spark_udf(session, uri, result_type=result_type,
+                                           env_manager="local")
+        finally:
+            logger.removeFilter(quiet)
+            backends.setLevel(level)
+
+
+@contextmanager
+def _environment(**variables):
+    """`variables` set in the environment inside the block, then restored."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
-        return mlflow.pyfunc.spark_udf(session, uri, result_type=result_type, env_manager="local")
+        yield
     finally:
-        logger.removeFilter(quiet)
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
