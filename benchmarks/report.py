@@ -127,7 +127,9 @@ def render(result: dict, source: Path, gpu: dict | None = None,
                 "encoder, its mean pooling and heads applied per segment: one segment at a time, "
                 f"fp32, no batching or length sorting. {_f(naive['segments_per_second'])} "
                 f"segments/s (p50 {_f(naive['latency_ms_p50'])} ms, p95 "
-                f"{_f(naive['latency_ms_p95'])} ms per segment, {naive['segments']} segments); "
+                f"{_f(naive['latency_ms_p95'])} ms per segment, {naive['segments']} segments"
+                + (f", the fastest of {naive['passes']} passes" if naive.get("passes", 1) > 1 else "")
+                + "); "
                 f"its stance probabilities differ from the model's own fp32 path by at most "
                 f"{naive['max_abs_diff_vs_model_fp32']:.1e}. Every `x naive` below is a ratio "
                 "to it.")

@@ -46,7 +46,7 @@ def run(cfg, model_cfgs: dict) -> dict:
     log.info("naive baseline")
     if finetuned is not None:
         result["naive"] = naive.naive_baseline(finetuned, data.speed_texts[:int(cfg.naive_segments)],
-                                               int(cfg.threads))
+                                               int(cfg.threads), int(cfg.naive_passes))
     log.info("inference of every family at every precision")
     result["inference"] = families.inference_rows(cfg, models, data)
     if "tfidf_linear" in models:
